@@ -1,0 +1,268 @@
+"""A station (an ISO 22400 work unit): parallel servers behind one input buffer.
+
+Build stations through :class:`mestwin.plantmodels.plant.Plant` (``plant.add_station``).
+A station exposes what a PLC reads every scan (state, reason, cumulative counters, current
+serial/lot/order, speed) and the commands a PLC writes (:meth:`Station.stop`,
+:meth:`Station.start`, :meth:`Station.hold`, :meth:`Station.unhold`,
+:meth:`Station.set_speed`). Commands, calendar failures and planned downtime are *outages*:
+while one is active the buffer hands out no units and work in progress pauses, resuming
+where it stopped when the last outage ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, Protocol
+
+import simpy
+
+from mestwin.plantmodels.buffer import Buffer
+from mestwin.plantmodels.distributions import Sampler
+from mestwin.plantmodels.eventlog import EventKind
+from mestwin.plantmodels.losses import (
+    FailureMode,
+    MaterialUse,
+    PlannedDowntime,
+    QualityModel,
+    SetupMatrix,
+)
+from mestwin.plantmodels.server import Server
+from mestwin.plantmodels.states import ACTIVITY_RANK, OUTAGE_PRIORITY, MachineState
+
+if TYPE_CHECKING:
+    from mestwin.plantmodels.plant import Plant
+    from mestwin.plantmodels.units import Unit
+
+COMPLETE, CONSUME = int(EventKind.COMPLETE), int(EventKind.CONSUME)
+
+
+class Node(Protocol):
+    """Anything a unit can be sent to: a station, a conveyor or a sink."""
+
+    id: str
+
+    def put(self, unit: Unit) -> simpy.Event | None:
+        """Offer *unit*; ``None`` if taken at once, else an event that fires when taken."""
+
+
+class Station:
+    """*servers* identical parallel servers fed by a buffer of *buffer* waiting places."""
+
+    def __init__(
+        self,
+        plant: Plant,
+        id: str,
+        servers: int,
+        process_time: dict[str, Sampler],
+        ideal_cycle_time: dict[str, float],
+        buffer: int | None = None,
+        failures: list[tuple[FailureMode, ...]] | None = None,
+        calendar_failures: list[FailureMode] | None = None,
+        setups: SetupMatrix | None = None,
+        families: dict[str, str] | None = None,
+        quality: QualityModel | None = None,
+        materials: list[MaterialUse] | None = None,
+        planned: list[PlannedDowntime] | None = None,
+        speed: float = 1.0,
+    ) -> None:
+        self.plant = plant
+        self.env = plant.env
+        self.log = plant.log.append
+        self.id = id
+        self.servers = servers
+        self._process_time = process_time
+        self._any_time = process_time.get("*")
+        self.ideal_cycle_time = ideal_cycle_time
+        """PRU per product (ISO 22400): the design cycle time, before speed losses."""
+        self.buffer = self.make_buffer(buffer)
+        self.setups = setups
+        self.families = families or {}
+        self.quality = quality
+        self.materials = materials or []
+        self.speed = speed
+        """Speed factor: process times are divided by it (1.0 = design speed)."""
+        self.to: Node = plant.sink
+        """Default next node, for products without a routing."""
+        self.outage: tuple[int, str] | None = None
+        """The (state, reason) shown while stopped, held, down or planned down."""
+        self.available: simpy.Event = self.env.event()
+        self._outages: dict[str, tuple[int, str]] = {}
+        self.produced = 0
+        self.good = 0
+        self.scrap = 0
+        self.rework = 0
+        self.consumed = 0
+        self.current_serial: str | None = None
+        self.current_lot: str | None = None
+        self.current_order: str | None = None
+        self.produced_by_product: dict[str, int] = {}
+        # window statistics (reset at the end of warm-up)
+        self.started = 0
+        self.wait_sum = 0.0
+        self.queue_area = 0.0
+        self.pool = [Server(self, i, list((failures or [()] * servers)[i]))
+                     for i in range(servers)]
+        """The servers."""
+        for mode in calendar_failures or []:
+            self.env.process(self._calendar_failure(mode))
+        for number, stop in enumerate(planned or []):
+            self.env.process(self._planned(number, stop))
+
+    def make_buffer(self, capacity: int | None) -> Buffer:
+        """Create the input buffer (assembly stations make a kit buffer instead)."""
+        return Buffer(self.env, self.servers, capacity, self.id, self.log)
+
+    # -- what a PLC reads -------------------------------------------------------------
+    @property
+    def state(self) -> MachineState:
+        """The most active state over the servers, to show the station as one machine."""
+        return MachineState(max((s.state for s in self.pool), key=ACTIVITY_RANK.__getitem__))
+
+    @property
+    def reason(self) -> str:
+        """Reason code of :attr:`state`."""
+        state = self.state
+        return next(s.reason for s in self.pool if s.state == state)
+
+    @property
+    def design_rate_per_h(self) -> float:
+        """Design speed in units per hour: servers x 3600 / mean ideal cycle time."""
+        times = list(self.ideal_cycle_time.values())
+        mean = sum(times) / len(times)
+        return self.servers * 3600.0 / mean if mean > 0 else 0.0
+
+    # -- what a PLC writes --------------------------------------------------------------
+    def stop(self, reason: str = "operator_stop") -> None:
+        """Stop at once; work in progress pauses and resumes on :meth:`start`."""
+        self.begin_outage("command", MachineState.STOPPED, reason)
+
+    def start(self) -> None:
+        """Resume after :meth:`stop`."""
+        self.end_outage("command")
+
+    def hold(self, reason: str = "operator_hold") -> None:
+        """Hold at once (an unplanned interruption during an order)."""
+        self.begin_outage("hold", MachineState.HELD, reason)
+
+    def unhold(self) -> None:
+        """Release a :meth:`hold`."""
+        self.end_outage("hold")
+
+    def set_speed(self, factor: float) -> None:
+        """Run at *factor* x design speed from the next cycle on."""
+        if factor <= 0:
+            raise ValueError("speed factor must be positive")
+        self.speed = factor
+
+    # -- outages --------------------------------------------------------------------------
+    def begin_outage(self, key: str, state: MachineState, reason: str) -> None:
+        """Start outage *key*: no new work and work in progress pauses."""
+        self._outages[key] = (int(state), reason)
+        self._apply_outages()
+
+    def end_outage(self, key: str) -> None:
+        """End outage *key*; work resumes when no outage is left."""
+        if self._outages.pop(key, None) is not None:
+            self._apply_outages()
+
+    def _apply_outages(self) -> None:
+        new = None
+        if self._outages:
+            new = max(self._outages.values(),
+                      key=lambda o: OUTAGE_PRIORITY[MachineState(o[0])])
+        if new == self.outage:
+            return
+        was, self.outage = self.outage, new
+        if was is None:
+            self.buffer.paused = True
+            self.available = self.env.event()
+            for server in self.pool:
+                if server.interruptible:
+                    server.interruptible = False
+                    server.process.interrupt("outage")
+        for server in self.pool:
+            server.refresh()
+        if new is None:
+            self.available.succeed()
+            self.buffer.resume()
+
+    def _calendar_failure(self, mode: FailureMode) -> Generator[simpy.Event, Any, None]:
+        key = f"failure:{id(mode)}"
+        while True:
+            yield self.env.timeout(mode.ttf())
+            self.begin_outage(key, MachineState.DOWN, mode.reason)
+            yield self.env.timeout(mode.ttr())
+            self.end_outage(key)
+
+    def _planned(self, number: int, stop: PlannedDowntime) -> Generator[simpy.Event, Any, None]:
+        key = f"planned:{number}"
+        yield self.env.timeout(stop.start)
+        while True:
+            self.begin_outage(key, MachineState.PLANNED_DOWN, stop.reason)
+            yield self.env.timeout(stop.duration)
+            self.end_outage(key)
+            if stop.every is None:
+                return
+            yield self.env.timeout(stop.every - stop.duration)
+
+    # -- called by servers --------------------------------------------------------------
+    def begin(self, unit: Unit) -> Unit:
+        """A server starts on *unit*: waiting statistics, material draws, current ids."""
+        now = self.env._now
+        warmup = self.plant.warmup
+        if now >= warmup:
+            self.started += 1
+            self.wait_sum += now - unit.t_enq
+            self.queue_area += now - max(unit.t_enq, warmup)
+        for use in self.materials:
+            for lot, quantity in use.lots.take(use.per_unit):
+                self.log((now, CONSUME, self.id, unit.serial, lot, quantity))
+                self.current_lot = lot
+            self.consumed += 1
+        self.current_serial = unit.serial
+        if unit.lot is not None:
+            self.current_lot = unit.lot
+        self.current_order = unit.order
+        return unit
+
+    def process_time(self, unit: Unit) -> float:
+        """A fresh process time for *unit*, slowed by any speed loss."""
+        sampler = self._process_time.get(unit.product, self._any_time)
+        if sampler is None:
+            raise KeyError(f"station {self.id!r} has no process time for {unit.product!r}")
+        return sampler() / self.speed
+
+    def family_of(self, product: str) -> str:
+        """The setup family of *product* (the product itself if it has none)."""
+        return self.families.get(product, product)
+
+    def judge(self, unit: Unit) -> str:
+        """Count a finished cycle and decide its outcome: ``good``, ``scrap`` or ``rework``."""
+        self.produced += 1
+        by_product = self.produced_by_product
+        by_product[unit.product] = by_product.get(unit.product, 0) + 1
+        outcome = "good"
+        quality = self.quality
+        if quality is not None:
+            if quality.scrap():
+                outcome = "scrap"
+                self.scrap += 1
+            elif quality.rework():
+                outcome = "rework"
+                self.rework += 1
+        if outcome == "good":
+            self.good += 1
+        self.log((self.env._now, COMPLETE, self.id, unit.serial, outcome))
+        return outcome
+
+    def reset_statistics(self) -> None:
+        """Start the statistics window (at the end of warm-up)."""
+        self.started = 0
+        self.wait_sum = 0.0
+        self.queue_area = 0.0
+        for server in self.pool:
+            server.reset_elements()
+
+    def put(self, unit: Unit) -> simpy.Event | None:
+        """Offer *unit* to the input buffer (see :meth:`Buffer.put`)."""
+        return self.buffer.put(unit)
