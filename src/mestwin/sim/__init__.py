@@ -1,0 +1,1 @@
+"""What wires a run together: scenarios, clocks, experiments, scoring against ground truth."""

@@ -1,0 +1,29 @@
+"""Running a scenario once, as fast as possible: what ``mestwin run`` does."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from mestwin.plantmodels.results import PlantResult
+from mestwin.sim.scenario import Scenario, build_plant
+
+
+def run_scenario(scenario: Scenario, progress: Callable[[float], None] | None = None) -> PlantResult:
+    """Build the plant of *scenario*, run it to its horizon and return the results."""
+    plant = build_plant(scenario)
+    plant.run(scenario.horizon, progress)
+    return plant.results()
+
+
+def terminal_progress(label: str) -> Callable[[float], None]:
+    """A progress bar on stderr: ``label [#####.....]  45%``."""
+
+    def show(fraction: float) -> None:
+        filled = int(fraction * 30)
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%}")
+        if fraction >= 1:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show

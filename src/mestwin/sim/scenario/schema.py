@@ -1,0 +1,189 @@
+"""The scenario file format: a YAML plant, validated by these pydantic models.
+
+``mestwin schema`` prints the JSON Schema generated from :class:`Scenario`, so editors can
+complete and check scenario files. Cross-references (``to``, routings, BOM products) are
+checked after the fields, with the path of the offending field.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mestwin.sim.scenario.distributions import DistributionSpec
+from mestwin.sim.scenario.durations import Duration
+
+Id = str
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProductSpec(_Model):
+    """A product (item): its setup family and, optionally, its routing."""
+
+    id: Id
+    family: str | None = None
+    routing: list[Id] | None = Field(
+        default=None, description="Nodes visited in order after the source; then the sink.")
+
+
+class OrderSpec(_Model):
+    """A production order released by a source."""
+
+    id: Id
+    product: Id
+    quantity: int = Field(ge=1)
+    release: Duration = 0.0
+    due: Duration | None = None
+
+
+class SourceSpec(_Model):
+    """Where units enter: random arrivals, released orders, or saturated (always ready)."""
+
+    id: Id
+    to: Id | None = None
+    interarrival: DistributionSpec | None = None
+    saturated: bool = False
+    orders: list[OrderSpec] | None = None
+    product: Id | None = None
+    product_mix: dict[Id, float] | None = Field(
+        default=None, description="Product -> relative weight, drawn per arrival.")
+    lot_size: int | None = Field(default=None, ge=1,
+                                 description="Units per raw-material lot (lot ids on units).")
+    when_full: Literal["block", "drop"] = "block"
+    limit: int | None = Field(default=None, ge=1, description="Stop after this many units.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SourceSpec:
+        kinds = [self.interarrival is not None, self.saturated, self.orders is not None]
+        if sum(kinds) != 1:
+            raise ValueError("expected exactly one of interarrival, saturated: true, or orders")
+        if self.product is not None and self.product_mix is not None:
+            raise ValueError("expected product or product_mix, not both")
+        return self
+
+
+class FailureSpec(_Model):
+    """Breakdowns: time to failure and time to repair, on operating or calendar time."""
+
+    ttf: DistributionSpec
+    ttr: DistributionSpec
+    basis: Literal["operating", "calendar"] = "operating"
+    reason: str = "breakdown"
+
+
+class MicrostopSpec(_Model):
+    """Minor stops: short, frequent, counted on operating time."""
+
+    every: DistributionSpec
+    duration: DistributionSpec
+    reason: str = "minor_stop"
+
+
+class SetupSpec(_Model):
+    """Sequence-dependent setup times by product family."""
+
+    default: DistributionSpec | None = None
+    matrix: dict[str, dict[str, DistributionSpec]] = Field(
+        default_factory=dict, description="from family -> to family -> setup time")
+    initial: bool = False
+
+
+class PlannedDowntimeSpec(_Model):
+    """A planned stop (break, maintenance), once or repeating every *every*."""
+
+    start: Duration
+    duration: Duration = Field(gt=0)
+    every: Duration | None = None
+    reason: str = "planned"
+
+    @model_validator(mode="after")
+    def _fits(self) -> PlannedDowntimeSpec:
+        if self.every is not None and self.every <= self.duration:
+            raise ValueError("expected every > duration")
+        return self
+
+
+class MaterialSpec(_Model):
+    """Bulk material drawn from lots per unit processed."""
+
+    material: Id
+    per_unit: float = Field(default=1.0, gt=0)
+    lot_size: float = Field(gt=0)
+
+
+class StationSpec(_Model):
+    """A station: parallel servers, an input buffer, process times and losses."""
+
+    id: Id
+    servers: int = Field(default=1, ge=1)
+    process_time: DistributionSpec | dict[Id, DistributionSpec]
+    ideal_cycle_time: Duration | dict[Id, Duration] | None = Field(
+        default=None, description="PRU; default: the mean process time per product")
+    buffer: int | None = Field(default=None, ge=0,
+                               description="Input buffer places; absent: unlimited")
+    to: Id | None = None
+    failures: FailureSpec | list[FailureSpec] | None = None
+    microstops: MicrostopSpec | None = None
+    setups: SetupSpec | None = None
+    scrap: float = Field(default=0.0, ge=0, le=1)
+    rework: float = Field(default=0.0, ge=0, le=1)
+    speed: float = Field(default=1.0, gt=0, description="Actual / design speed (speed loss)")
+    planned_downtime: list[PlannedDowntimeSpec] = Field(default_factory=list)
+    materials: list[MaterialSpec] = Field(default_factory=list)
+    bom: dict[Id, int] | None = Field(default=None,
+                                      description="Assembly: component -> quantity per unit")
+    output: Id | None = Field(default=None, description="Assembly: the product made")
+
+    @model_validator(mode="after")
+    def _assembly(self) -> StationSpec:
+        if (self.bom is None) != (self.output is None):
+            raise ValueError("expected bom and output together (an assembly station)")
+        if self.bom is not None and any(q < 1 for q in self.bom.values()):
+            raise ValueError("expected BOM quantities >= 1")
+        return self
+
+
+class ConveyorSpec(_Model):
+    """A conveyor: transport time and places."""
+
+    id: Id
+    transport_time: DistributionSpec
+    capacity: int | None = Field(default=None, ge=1)
+    to: Id | None = None
+
+
+class SinkSpec(_Model):
+    id: Id
+
+
+class CalendarSpec(_Model):
+    """Plant-wide planned downtime (breaks, shifts off) applied to every station."""
+
+    planned_downtime: list[PlannedDowntimeSpec] = Field(default_factory=list)
+
+
+class Scenario(_Model):
+    """A plant and how long to run it."""
+
+    name: str
+    description: str | None = None
+    seed: int = Field(default=0, ge=0)
+    horizon: Duration = Field(gt=0)
+    warmup: Duration = 0.0
+    products: list[ProductSpec] = Field(default_factory=list)
+    sources: list[SourceSpec] = Field(min_length=1)
+    stations: list[StationSpec] = Field(min_length=1)
+    conveyors: list[ConveyorSpec] = Field(default_factory=list)
+    sinks: list[SinkSpec] = Field(default_factory=list)
+    calendar: CalendarSpec | None = None
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        from mestwin.sim.scenario.references import check_references
+
+        check_references(self)
+        return self
