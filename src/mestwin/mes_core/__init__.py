@@ -1,0 +1,86 @@
+"""MES core (ISA-95 level 3): KPIs, losses, dispatching and the MES store.
+
+The MES sees the plant only through PLC tags; it imports neither ``mestwin.plantmodels`` nor
+``mestwin.virtual_plc``. Sub-packages :mod:`.dispatching` and :mod:`.store` re-export their
+own APIs; the store (SQLAlchemy) is not imported here so that KPI users do not pay for it.
+"""
+
+from __future__ import annotations
+
+from mestwin.mes_core.kpi import (
+    KpiReport,
+    Measurements,
+    Quantities,
+    TimeElements,
+    allocation_efficiency,
+    availability,
+    check_time_elements,
+    effectiveness,
+    first_pass_yield,
+    kpis,
+    nee,
+    oee,
+    quality_ratio,
+    rework_ratio,
+    roll_up,
+    scrap_ratio,
+    setup_rate,
+    technical_efficiency,
+    teep,
+    throughput_rate,
+    utilization_efficiency,
+)
+from mestwin.mes_core.losses import (
+    DowntimeEvent,
+    LossTaxonomy,
+    ParetoRow,
+    Shift,
+    SixBigLoss,
+    StopCategory,
+    failures,
+    loss_durations,
+    mtbf,
+    mttr,
+    operating_time,
+    pareto,
+    split_at,
+    split_by_shifts,
+)
+
+__all__ = [
+    "DowntimeEvent",
+    "KpiReport",
+    "LossTaxonomy",
+    "Measurements",
+    "ParetoRow",
+    "Quantities",
+    "Shift",
+    "SixBigLoss",
+    "StopCategory",
+    "TimeElements",
+    "allocation_efficiency",
+    "availability",
+    "check_time_elements",
+    "effectiveness",
+    "failures",
+    "first_pass_yield",
+    "kpis",
+    "loss_durations",
+    "mtbf",
+    "mttr",
+    "nee",
+    "oee",
+    "operating_time",
+    "pareto",
+    "quality_ratio",
+    "rework_ratio",
+    "roll_up",
+    "scrap_ratio",
+    "setup_rate",
+    "split_at",
+    "split_by_shifts",
+    "technical_efficiency",
+    "teep",
+    "throughput_rate",
+    "utilization_efficiency",
+]

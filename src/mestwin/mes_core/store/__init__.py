@@ -1,0 +1,63 @@
+"""Persistence of the MES core: ISA-95 models and database plumbing (SQLAlchemy 2.0)."""
+
+from __future__ import annotations
+
+from mestwin.mes_core.store.db import (
+    DEFAULT_URL,
+    create_all,
+    insert_batches,
+    make_engine,
+    session_factory,
+)
+from mestwin.mes_core.store.models import (
+    AuditRecord,
+    AuditTrailError,
+    Base,
+    BomLine,
+    Equipment,
+    EquipmentLevel,
+    EquipmentStateEvent,
+    GenealogyLink,
+    Item,
+    LotDisposition,
+    MaterialLot,
+    MaterialSublot,
+    OperationState,
+    OrderOperation,
+    OrderState,
+    ProductionCount,
+    ProductionOrder,
+    Routing,
+    RoutingOperation,
+    SerialNumber,
+    trace,
+)
+
+__all__ = [
+    "DEFAULT_URL",
+    "AuditRecord",
+    "AuditTrailError",
+    "Base",
+    "BomLine",
+    "Equipment",
+    "EquipmentLevel",
+    "EquipmentStateEvent",
+    "GenealogyLink",
+    "Item",
+    "LotDisposition",
+    "MaterialLot",
+    "MaterialSublot",
+    "OperationState",
+    "OrderOperation",
+    "OrderState",
+    "ProductionCount",
+    "ProductionOrder",
+    "Routing",
+    "RoutingOperation",
+    "SerialNumber",
+    "create_all",
+    "insert_batches",
+    "make_engine",
+    "session_factory",
+    "trace",
+]

@@ -1,0 +1,83 @@
+"""Database plumbing of the MES store: engine, sessions, schema creation, batched inserts.
+
+Any SQLAlchemy URL works (PostgreSQL through ``psycopg`` for production, SQLite for tests and
+demos). On SQLite every new connection gets ``journal_mode=WAL`` (readers do not block the
+writer), ``synchronous=NORMAL`` (durable at checkpoints, safe with WAL) and
+``foreign_keys=ON`` (SQLite leaves foreign keys unenforced otherwise). These pragmas are the
+only dialect-specific SQL issued here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import URL, Engine, create_engine, event, insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from mestwin.mes_core.store.models import Base
+
+__all__ = ["DEFAULT_URL", "create_all", "insert_batches", "make_engine", "session_factory"]
+
+DEFAULT_URL = "sqlite:///mestwin.db"
+"""A SQLite file in the working directory."""
+
+SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON")
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {pragma}")
+    finally:
+        cursor.close()
+
+
+def make_engine(url: str | URL = DEFAULT_URL, **kwargs: Any) -> Engine:
+    """Create an engine for *url*; *kwargs* go to :func:`sqlalchemy.create_engine`.
+
+    SQLite engines get the WAL / NORMAL / foreign-keys pragmas on every connection.
+    """
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _set_sqlite_pragmas)
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session factory bound to *engine*; objects stay readable after commit."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def create_all(engine: Engine) -> None:
+    """Create every MES table (and the audit-trail guards) that does not exist yet."""
+    Base.metadata.create_all(engine)
+
+
+def _chunks(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def insert_batches(
+    session: Session,
+    model: type[Base],
+    rows: Iterable[Mapping[str, Any]],
+    batch_size: int = 1000,
+) -> int:
+    """Insert *rows* (column -> value mappings) into *model*'s table in batches.
+
+    Each batch is one executemany ``INSERT`` in the session's transaction (the caller
+    commits), so event streams are written without building one ORM object per row.
+    Returns the number of rows inserted.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    count = 0
+    for chunk in _chunks(rows, batch_size):
+        session.execute(insert(model), chunk)
+        count += len(chunk)
+    return count
