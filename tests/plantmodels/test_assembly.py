@@ -33,4 +33,5 @@ def test_every_assembled_unit_consumes_exactly_its_bom(scenarios_dir: Path) -> N
         assert all(lots[p] is not None for p in parts)
         assert screws[serial] == 4.0
     exits = {r.serial for r in plant.log.records(EventKind.EXIT) if r.sink == "sink"}
-    assert exits and exits <= set(consumed)
+    assert exits
+    assert exits <= set(consumed)

@@ -65,7 +65,7 @@ def test_elements_partition_planned_time_and_match_the_log(path: Path) -> None:
 def test_every_state_maps_to_exactly_one_element() -> None:
     """The state -> element table covers all states and uses only ISO elements."""
     assert len(TIME_ELEMENT) == len(MachineState)
-    assert {e for e in TIME_ELEMENT} <= set(TimeElement)
+    assert set(TIME_ELEMENT) <= set(TimeElement)
     assert TIME_ELEMENT[MachineState.PROCESSING] is TimeElement.APT
     assert TIME_ELEMENT[MachineState.SETUP] is TimeElement.ASUT
     assert TIME_ELEMENT[MachineState.DOWN] is TimeElement.ADET

@@ -63,8 +63,9 @@ def station_result(
     availability = _ratio(apt, pbt)
     effectiveness = _ratio(pru * produced, apt)
     quality = _ratio(good, produced)
-    oee = (availability * effectiveness * quality
-           if None not in (availability, effectiveness, quality) else None)  # type: ignore[operator]
+    oee = None
+    if availability is not None and effectiveness is not None and quality is not None:
+        oee = availability * effectiveness * quality
     kpi = {"availability": availability, "effectiveness": effectiveness,
            "quality_ratio": quality, "oee": oee,
            "setup_rate": _ratio(elements["ASUT"], elements["ASUT"] + apt),

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from mestwin.plantmodels.units import Unit
 
 EPS = 1e-9
-IDLE, PROCESSING, SETUP = int(MachineState.IDLE), int(MachineState.PROCESSING), int(MachineState.SETUP)
+IDLE, PROCESSING = int(MachineState.IDLE), int(MachineState.PROCESSING)
+SETUP = int(MachineState.SETUP)
 BLOCKED, DOWN = int(MachineState.BLOCKED), int(MachineState.DOWN)
 STATE, COMPLETE = int(EventKind.STATE), int(EventKind.COMPLETE)
 _ELEMENT = [int(e) for e in TIME_ELEMENT]

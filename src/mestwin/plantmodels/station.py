@@ -266,3 +266,7 @@ class Station:
     def put(self, unit: Unit) -> simpy.Event | None:
         """Offer *unit* to the input buffer (see :meth:`Buffer.put`)."""
         return self.buffer.put(unit)
+
+    def withdraw(self, event: simpy.Event) -> None:
+        """Withdraw a pending :meth:`put` (the arrival is lost instead)."""
+        self.buffer.withdraw(event)

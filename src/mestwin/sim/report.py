@@ -13,8 +13,8 @@ def summary(result: PlantResult) -> str:
     """A short plain-text summary for the terminal."""
     window_h = (result.horizon_s - result.warmup_s) / 3600
     lines = [
-        f"{result.scenario}  (seed {result.seed}, {window_h:.1f} h after {result.warmup_s / 3600:.1f} h"
-        " warm-up)",
+        f"{result.scenario}  (seed {result.seed}, {window_h:.1f} h after "
+        f"{result.warmup_s / 3600:.1f} h warm-up)",
         f"  throughput  {result.throughput_per_hour:10.2f} units/h",
         f"  flow time   {result.mean_flow_time_s:10.1f} s",
         f"  WIP         {result.mean_wip:10.2f} units",
@@ -28,7 +28,8 @@ def summary(result: PlantResult) -> str:
         lines.append(
             f"  {sid:<14}{_pct(s.utilization):>7}{_pct(s.kpi.get('oee')):>7}"
             f"{s.mean_wait_s:>10.1f}{s.mean_queue_length:>8.2f}{s.produced:>10}{s.scrap:>7}")
-    lines.append(f"\n  event log: {result.event_count} events, sha256 {result.event_log_sha256[:16]}…")
+    lines.append(f"\n  event log: {result.event_count} events, "
+                 f"sha256 {result.event_log_sha256[:16]}…")
     return "\n".join(lines)
 
 

@@ -9,7 +9,9 @@ from mestwin.plantmodels.results import PlantResult
 from mestwin.sim.scenario import Scenario, build_plant
 
 
-def run_scenario(scenario: Scenario, progress: Callable[[float], None] | None = None) -> PlantResult:
+def run_scenario(
+    scenario: Scenario, progress: Callable[[float], None] | None = None,
+) -> PlantResult:
     """Build the plant of *scenario*, run it to its horizon and return the results."""
     plant = build_plant(scenario)
     plant.run(scenario.horizon, progress)

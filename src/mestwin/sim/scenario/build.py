@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+from typing import Any
 
 import simpy
 
@@ -25,7 +26,13 @@ from mestwin.plantmodels import (
 )
 from mestwin.plantmodels.distributions import Sampler, bernoulli
 from mestwin.plantmodels.units import LotCounter
-from mestwin.sim.scenario.schema import PlannedDowntimeSpec, Scenario, SourceSpec, StationSpec
+from mestwin.sim.scenario.schema import (
+    ConveyorSpec,
+    PlannedDowntimeSpec,
+    Scenario,
+    SourceSpec,
+    StationSpec,
+)
 
 PROCESS, SETUP, SCRAP, REWORK, MIX, CALENDAR, FAILURES = 0, 1, 2, 3, 4, 900, 1000
 DEFAULT_PRODUCT = "part"
@@ -48,7 +55,9 @@ def build_plant(scenario: Scenario, env: simpy.Environment | None = None) -> Pla
     for conv in scenario.conveyors:
         plant.add_conveyor(conv.id, transport_time=conv.transport_time.build().sampler(
             streams.generator(conv.id)), capacity=conv.capacity)
-    for node in itertools.chain(scenario.sources, scenario.stations, scenario.conveyors):
+    nodes: list[SourceSpec | StationSpec | ConveyorSpec] = [
+        *scenario.sources, *scenario.stations, *scenario.conveyors]
+    for node in nodes:
         if node.to is not None:
             plant.connect(node.id, node.to)
     for product in scenario.products:
@@ -138,12 +147,12 @@ def _add_station(plant: Plant, streams: RandomStreams, st: StationSpec,
                                bernoulli(gen(st.id, REWORK), st.rework))
     materials = [MaterialUse(m.material, m.per_unit, LotCounter(m.material, m.lot_size))
                  for m in st.materials]
-    common = dict(
-        servers=st.servers, process_time=process_time, ideal_cycle_time=ideal,
-        buffer=st.buffer, failures=per_server, calendar_failures=calendar_failures,
-        setups=setups, families=families, quality=quality, materials=materials,
-        planned=_planned(calendar + st.planned_downtime), speed=st.speed,
-    )
+    common: dict[str, Any] = {
+        "servers": st.servers, "process_time": process_time, "ideal_cycle_time": ideal,
+        "buffer": st.buffer, "failures": per_server, "calendar_failures": calendar_failures,
+        "setups": setups, "families": families, "quality": quality, "materials": materials,
+        "planned": _planned(calendar + st.planned_downtime), "speed": st.speed,
+    }
     if st.bom is not None and st.output is not None:
         plant.add_assembly(st.id, bom=st.bom, output=st.output, **common)
     else:

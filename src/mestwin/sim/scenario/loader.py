@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from mestwin.sim.scenario.references import ReferenceError_
+from mestwin.sim.scenario.references import ScenarioReferenceError
 from mestwin.sim.scenario.schema import Scenario
 
 
@@ -47,7 +47,7 @@ _TAGS = {"constant", "exponential", "normal", "lognormal", "uniform", "erlang", 
 
 def _message(error: Any) -> tuple[str, str]:
     ctx_error = (error.get("ctx") or {}).get("error")
-    if isinstance(ctx_error, ReferenceError_):
+    if isinstance(ctx_error, ScenarioReferenceError):
         return ctx_error.path, ctx_error.message
     message = error["msg"].removeprefix("Value error, ")
     kind = error["type"]

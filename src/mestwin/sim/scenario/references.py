@@ -1,18 +1,18 @@
 """Checks across a scenario: unique ids, ``to`` targets, routings, BOMs, warm-up.
 
-Each problem is reported as a :class:`pydantic_core.PydanticCustomError` whose message
+Each problem is reported as a :class:`ScenarioReferenceError` whose message
 starts with the field path (``stations[2].to``), so the loader can name it exactly.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mestwin.sim.scenario.schema import Scenario
 
 
-class ReferenceError_(ValueError):
+class ScenarioReferenceError(ValueError):
     """A scenario field that names something that does not exist (carries the path)."""
 
     def __init__(self, path: str, message: str) -> None:
@@ -22,16 +22,18 @@ class ReferenceError_(ValueError):
 
 
 def check_references(s: Scenario) -> None:
-    """Raise :class:`ReferenceError_` at the first broken cross-reference of *s*."""
+    """Raise :class:`ScenarioReferenceError` at the first broken cross-reference of *s*."""
     if s.warmup >= s.horizon:
-        raise ReferenceError_("warmup", f"expected less than horizon ({s.horizon:g} s)")
+        raise ScenarioReferenceError("warmup", f"expected less than horizon ({s.horizon:g} s)")
     seen: dict[str, str] = {}
-    groups = [("sources", s.sources), ("stations", s.stations), ("conveyors", s.conveyors),
-              ("sinks", s.sinks)]
+    groups: list[tuple[str, list[Any]]] = [
+        ("sources", s.sources), ("stations", s.stations), ("conveyors", s.conveyors),
+        ("sinks", s.sinks),
+    ]
     for group, items in groups:
         for i, item in enumerate(items):
-            if item.id in seen or item.id == "sink" and group != "sinks":
-                raise ReferenceError_(f"{group}[{i}].id",
+            if item.id in seen or (item.id == "sink" and group != "sinks"):
+                raise ScenarioReferenceError(f"{group}[{i}].id",
                                       f"duplicate id {item.id!r} (ids must be unique)")
             seen[item.id] = group
     targets = {k for k, v in seen.items() if v != "sources"} | {"sink"}
@@ -39,34 +41,34 @@ def check_references(s: Scenario) -> None:
     for group, items in groups[:3]:
         for i, item in enumerate(items):
             if item.to is not None and item.to not in targets:
-                raise ReferenceError_(f"{group}[{i}].to",
+                raise ScenarioReferenceError(f"{group}[{i}].to",
                                       f"unknown node {item.to!r}; expected one of: {known}")
     products = {p.id for p in s.products}
     for i, p in enumerate(s.products):
         for j, step in enumerate(p.routing or []):
             if step not in targets:
-                raise ReferenceError_(f"products[{i}].routing[{j}]",
+                raise ScenarioReferenceError(f"products[{i}].routing[{j}]",
                                       f"unknown node {step!r}; expected one of: {known}")
     for i, src in enumerate(s.sources):
         named = [src.product] if src.product else list(src.product_mix or {})
         named += [o.product for o in src.orders or []]
         for name in named:
             if products and name not in products:
-                raise ReferenceError_(f"sources[{i}]", f"unknown product {name!r}")
+                raise ScenarioReferenceError(f"sources[{i}]", f"unknown product {name!r}")
         if src.product_mix is not None and (
             not src.product_mix or any(w < 0 for w in src.product_mix.values())
             or sum(src.product_mix.values()) <= 0
         ):
-            raise ReferenceError_(f"sources[{i}].product_mix",
+            raise ScenarioReferenceError(f"sources[{i}].product_mix",
                                   "expected non-negative weights with a positive sum")
         if src.to is None and not any(p.routing for p in s.products):
-            raise ReferenceError_(f"sources[{i}].to", "expected a target node (or routings)")
+            raise ScenarioReferenceError(f"sources[{i}].to", "expected a target node (or routings)")
     for i, st in enumerate(s.stations):
         for component in st.bom or {}:
             if products and component not in products:
-                raise ReferenceError_(f"stations[{i}].bom", f"unknown product {component!r}")
+                raise ScenarioReferenceError(f"stations[{i}].bom", f"unknown product {component!r}")
         if isinstance(st.process_time, dict) and products:
             for name in st.process_time:
                 if name not in products and name != "*":
-                    raise ReferenceError_(f"stations[{i}].process_time",
+                    raise ScenarioReferenceError(f"stations[{i}].process_time",
                                           f"unknown product {name!r}")
