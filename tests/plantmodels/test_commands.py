@@ -76,3 +76,36 @@ def test_speed_change_applies_from_the_next_cycle() -> None:
     assert [r.t for r in plant.log.records(EventKind.COMPLETE)] == [10.0, 15.0, 20.0]
     with pytest.raises(ValueError, match="positive"):
         station.set_speed(0)
+
+
+def test_each_server_of_a_station_is_a_machine_with_its_own_commands_and_counts() -> None:
+    """A two-server station is two machines: stopping one leaves the other producing, and
+    the machines' counters add up to the station's."""
+    plant = plant_from({"sources": [{"id": "f", "saturated": True, "to": "s"}],
+                        "stations": [{"id": "s", "servers": 2, "buffer": 2,
+                                      "process_time": {"dist": "constant", "value": 10}}]})
+    station = plant.stations["s"]
+    first, second = station.machines()
+    assert (first.id, second.id) == ("s-1", "s-2")
+    plant.run(5)
+    first.stop()
+    assert first.state == MachineState.STOPPED
+    plant.run(101)
+    assert first.produced == 0
+    assert second.produced == 10
+    first.start()
+    plant.run(106.5)
+    assert first.produced == 1  # its paused unit needed 5 more seconds: done at 106
+    assert first.produced + second.produced == station.produced
+
+
+def test_observers_see_every_state_and_count_change_at_its_time() -> None:
+    """An observer is called at each change, so a PLC can publish exact times."""
+    plant = _line()
+    machine = plant.stations["s"].machines()[0]
+    seen: list[tuple[float, int, int]] = []
+    machine.observers.append(lambda m: seen.append((plant.env.now, m.state, m.produced)))
+    plant.run(25)
+    assert (10.0, MachineState.PROCESSING, 1) in seen
+    assert (20.0, MachineState.PROCESSING, 2) in seen
+    assert [t for t, _, _ in seen] == sorted(t for t, _, _ in seen)

@@ -31,8 +31,9 @@ def make_env(period: float = 1.0) -> tuple[simpy.Environment, list[float]]:
 def test_paced_run_takes_at_least_the_scaled_wall_time_and_processes_every_tick() -> None:
     """At 100x, 100 simulated seconds never finish before 1 s of wall time has passed.
 
-    The upper bound is deliberately loose (a loaded 2-core machine); the lower bound is
-    the pacing guarantee itself: the driver must not run ahead of the wall clock.
+    Only the lower bound is asserted: it is the pacing guarantee itself (the driver must
+    not run ahead of the wall clock) and load can only make a run slower, never faster.
+    How close to 1 s it stays is measured by `make bench`, not asserted here.
     """
     env, log = make_env(period=1.0)
     driver = RealtimeDriver(env, speed=100.0)
@@ -42,7 +43,6 @@ def test_paced_run_takes_at_least_the_scaled_wall_time_and_processes_every_tick(
     assert env.now == 100.0
     assert log == [float(t) for t in range(100)]
     assert elapsed >= 0.98
-    assert elapsed < 5.0
     stats = driver.lag_stats()
     assert stats.count == 100
     assert 0.0 <= stats.p50 <= stats.p99 <= stats.max

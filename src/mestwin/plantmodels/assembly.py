@@ -16,6 +16,7 @@ import simpy
 
 from mestwin.plantmodels.buffer import ENTER
 from mestwin.plantmodels.eventlog import EventKind
+from mestwin.plantmodels.server import Server
 from mestwin.plantmodels.station import Station
 from mestwin.plantmodels.units import Unit
 
@@ -140,7 +141,7 @@ class AssemblyStation(Station):
     def make_buffer(self, capacity: int | None) -> Any:
         return KitBuffer(self.env, self.servers, capacity, self.bom, self.id, self.log)
 
-    def begin(self, unit: Any) -> Unit:
+    def begin(self, unit: Any, server: Server) -> Unit:
         """Consume the kit *unit* (a list of components) and start the output unit."""
         kit: list[Unit] = unit
         plant = self.plant
@@ -155,5 +156,6 @@ class AssemblyStation(Station):
         for component in kit:
             self.log((now, CONSUME, self.id, made.serial, component.serial, 1.0))
             self.consumed += 1
+            server.consumed += 1
             plant.depart(component, None)
-        return super().begin(made)
+        return super().begin(made, server)

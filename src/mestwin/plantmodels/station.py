@@ -11,7 +11,7 @@ where it stopped when the last outage ends.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Protocol
 
 import simpy
@@ -132,6 +132,10 @@ class Station:
         return self.servers * 3600.0 / mean if mean > 0 else 0.0
 
     # -- what a PLC writes --------------------------------------------------------------
+    def machines(self) -> list[Station | Server]:
+        """What PLCs control: the station itself if it has one server, else each server."""
+        return [self] if self.servers == 1 else list(self.pool)
+
     def stop(self, reason: str = "operator_stop") -> None:
         """Stop at once; work in progress pauses and resumes on :meth:`start`."""
         self.begin_outage("command", MachineState.STOPPED, reason)
@@ -153,6 +157,11 @@ class Station:
         if factor <= 0:
             raise ValueError("speed factor must be positive")
         self.speed = factor
+
+    @property
+    def observers(self) -> list[Callable[[Server], None]]:
+        """Observers of the (single) server: a one-server station is one machine."""
+        return self.pool[0].observers
 
     # -- outages --------------------------------------------------------------------------
     def begin_outage(self, key: str, state: MachineState, reason: str) -> None:
@@ -177,9 +186,7 @@ class Station:
             self.buffer.paused = True
             self.available = self.env.event()
             for server in self.pool:
-                if server.interruptible:
-                    server.interruptible = False
-                    server.process.interrupt("outage")
+                server.interrupt()
         for server in self.pool:
             server.refresh()
         if new is None:
@@ -206,8 +213,8 @@ class Station:
             yield self.env.timeout(stop.every - stop.duration)
 
     # -- called by servers --------------------------------------------------------------
-    def begin(self, unit: Unit) -> Unit:
-        """A server starts on *unit*: waiting statistics, material draws, current ids."""
+    def begin(self, unit: Unit, server: Server) -> Unit:
+        """*server* starts on *unit*: waiting statistics, material draws, current ids."""
         now = self.env._now
         warmup = self.plant.warmup
         if now >= warmup:
@@ -217,12 +224,13 @@ class Station:
         for use in self.materials:
             for lot, quantity in use.lots.take(use.per_unit):
                 self.log((now, CONSUME, self.id, unit.serial, lot, quantity))
-                self.current_lot = lot
+                self.current_lot = server.current_lot = lot
             self.consumed += 1
+            server.consumed += 1
         self.current_serial = unit.serial
         if unit.lot is not None:
-            self.current_lot = unit.lot
-        self.current_order = unit.order
+            self.current_lot = server.current_lot = unit.lot
+        self.current_order = server.current_order = unit.order
         return unit
 
     def process_time(self, unit: Unit) -> float:
@@ -236,23 +244,30 @@ class Station:
         """The setup family of *product* (the product itself if it has none)."""
         return self.families.get(product, product)
 
-    def judge(self, unit: Unit) -> str:
-        """Count a finished cycle and decide its outcome: ``good``, ``scrap`` or ``rework``."""
+    def judge(self, unit: Unit, server: Server) -> str:
+        """Count a cycle of *server* and decide its outcome: ``good``, ``scrap`` or ``rework``."""
         self.produced += 1
-        by_product = self.produced_by_product
-        by_product[unit.product] = by_product.get(unit.product, 0) + 1
+        server.produced += 1
+        product = unit.product
+        self.produced_by_product[product] = self.produced_by_product.get(product, 0) + 1
+        server.produced_by_product[product] = server.produced_by_product.get(product, 0) + 1
         outcome = "good"
         quality = self.quality
         if quality is not None:
             if quality.scrap():
                 outcome = "scrap"
                 self.scrap += 1
+                server.scrap += 1
             elif quality.rework():
                 outcome = "rework"
                 self.rework += 1
+                server.rework += 1
         if outcome == "good":
             self.good += 1
+            server.good += 1
         self.log((self.env._now, COMPLETE, self.id, unit.serial, outcome))
+        if server.observers:
+            server.notify()
         return outcome
 
     def reset_statistics(self) -> None:
