@@ -1,0 +1,561 @@
+"""Serve virtual PLCs over OPC UA (asyncua), one address space for a whole plant.
+
+Address space (OPC 40001-1 Machinery + PackML PackTags, see the PackTags table in
+:mod:`mestwin.virtual_plc.tags`, which is the only source of the tags served)::
+
+    Objects/<Line>/<Machine>/            methods Reset Start Stop Hold Unhold Suspend
+                                         Unsuspend Abort Clear (PackML commands)
+        Identification/ MachineryItemState/ MachineryOperationMode/
+        PackTags/Command|Status|Admin/...    Diagnostics/  Signals/
+        JobManagement/  JobOrderID JobState JobOrderList + job methods (opcua_jobs)
+
+Every node has an explicit string NodeId ``ns=<idx>;s=<Line>.<Machine>.<dotted path>``
+(folders too: ``<Line>.<Machine>.PackTags.Admin``) in namespace :data:`NAMESPACE_URI`;
+clients look the index up by URI. NodeIds therefore survive a restart. The address space
+is built with one AddNodes batch per server, nested by group.
+
+Values flow one way: a publisher task copies what changed in each PLC's
+:class:`~mestwin.virtual_plc.tags.TagValues` (``changed_since``) into the address space
+every ``publish_interval`` wall seconds (sooner when a clock driver (:class:`ClockDriver`) reports a
+batch), with the PLC clock (``PACDateTime``) as SourceTimestamp. Client writes to tags go
+through ``VirtualPLC.write`` (the rule set Modbus shares): BadNotWritable for a read-only
+tag, BadUserAccessDenied for a session without the operator role, BadTypeMismatch for a
+Variant of the wrong built-in type, BadOutOfRange for a value the PLC refuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from asyncua import ua
+from asyncua.crypto.permission_rules import User, UserRole
+from asyncua.server.address_space import AttributeService
+from asyncua.server.server import Server
+from asyncua.ua.attribute_ids import AttributeIds
+from asyncua.ua.object_ids import ObjectIds
+from asyncua.ua.status_codes import StatusCodes
+
+from mestwin.virtual_plc.opcua_jobs import (
+    JobOrderList,
+    MachineSample,
+    UaArgument,
+    UaMethod,
+    job_methods,
+)
+from mestwin.virtual_plc.opcua_security import OpcUaSecurity, Role, apply_security, role_of
+from mestwin.virtual_plc.packml import Command, State, transition
+from mestwin.virtual_plc.plc import VirtualPLC, WriteStatus
+from mestwin.virtual_plc.tags import DataType, TagSpec, TagValue
+
+__all__ = ["NAMESPACE_URI", "PACKML_METHODS", "PlcOpcUaServer", "node_id_string"]
+
+NAMESPACE_URI = "urn:mestwin:virtual-plc"
+
+_log = logging.getLogger(__name__)
+VT = ua.VariantType
+_VARIANT: dict[DataType, ua.VariantType] = {
+    DataType.BOOLEAN: VT.Boolean,
+    DataType.INT16: VT.Int16,
+    DataType.UINT16: VT.UInt16,
+    DataType.INT32: VT.Int32,
+    DataType.UINT32: VT.UInt32,
+    DataType.FLOAT: VT.Float,
+    DataType.DOUBLE: VT.Double,
+    DataType.STRING: VT.String,
+    DataType.DATETIME: VT.DateTime,
+}
+_WRITE_STATUS: dict[WriteStatus, int] = {
+    WriteStatus.OK: StatusCodes.Good,
+    WriteStatus.UNKNOWN_TAG: StatusCodes.BadNodeIdUnknown,
+    WriteStatus.READ_ONLY: StatusCodes.BadNotWritable,
+    WriteStatus.TYPE_MISMATCH: StatusCodes.BadTypeMismatch,
+    WriteStatus.OUT_OF_RANGE: StatusCodes.BadOutOfRange,
+}
+PACKML_METHODS: tuple[Command, ...] = (
+    Command.RESET,
+    Command.START,
+    Command.STOP,
+    Command.HOLD,
+    Command.UNHOLD,
+    Command.SUSPEND,
+    Command.UNSUSPEND,
+    Command.ABORT,
+    Command.CLEAR,
+)
+"""PackML commands offered as methods on each machine object (named ``Reset``, ``Start``...)."""
+
+_RW = ua.AccessLevel.CurrentRead.mask | ua.AccessLevel.CurrentWrite.mask
+_R = ua.AccessLevel.CurrentRead.mask
+
+
+def _nid(identifier: int | str, namespace: int = 0) -> ua.NodeId:
+    """``ua.NodeId`` from plain Python values (asyncua annotates its own int/str subclasses)."""
+    return ua.NodeId(identifier, namespace)  # type: ignore[arg-type]
+
+
+def _status(code: int) -> ua.StatusCode:
+    return ua.StatusCode(code)  # type: ignore[arg-type]
+
+
+def _value(variant: ua.Variant, source: datetime | None, server: datetime) -> ua.DataValue:
+    return ua.DataValue(variant, SourceTimestamp=source, ServerTimestamp=server)  # type: ignore[arg-type]
+
+
+def node_id_string(line: str, machine: str, path: str = "") -> str:
+    """The string identifier of a node: ``<Line>.<Machine>[.<path>]``."""
+    return f"{line}.{machine}.{path}" if path else f"{line}.{machine}"
+
+
+class ClockDriver(Protocol):
+    """What the server needs of the real-time driver (``mestwin.sim.realtime``), which
+    lives in a higher package: its speed, and a wake-up after each batch of events."""
+
+    @property
+    def speed(self) -> float | None: ...
+
+    def add_listener(self, listener: Callable[[], Any]) -> None: ...
+
+    def remove_listener(self, listener: Callable[[], Any]) -> None: ...
+
+
+@dataclass
+class _Machine:
+    """A served PLC: its nodes and what the publisher last pushed."""
+
+    plc: VirtualPLC
+    jobs: JobOrderList
+    nodes: dict[str, ua.NodeId] = field(default_factory=dict)  # tag path -> NodeId
+    version: int = -1
+    jobs_version: int = -1
+    pushed: dict[str, TagValue] = field(default_factory=dict)
+
+
+class _Builder:
+    """Collects AddNodesItems so the whole address space is added in one batch."""
+
+    def __init__(self, ns: int) -> None:
+        self.ns = ns
+        self.items: list[ua.AddNodesItem] = []
+        self.methods: dict[ua.NodeId, UaMethod] = {}
+
+    def nid(self, ident: str) -> ua.NodeId:
+        return _nid(ident, self.ns)
+
+    def _item(self, ident: str, parent: ua.NodeId, name: str, cls: ua.NodeClass) -> ua.AddNodesItem:
+        item = ua.AddNodesItem()
+        item.RequestedNewNodeId = self.nid(ident)
+        item.ParentNodeId = parent
+        item.BrowseName = ua.QualifiedName(name, self.ns)
+        item.NodeClass = cls
+        self.items.append(item)
+        return item
+
+    def obj(self, ident: str, parent: ua.NodeId, name: str, *, folder: bool) -> ua.NodeId:
+        item = self._item(ident, parent, name, ua.NodeClass.Object)
+        item.ReferenceTypeId = _nid(ObjectIds.Organizes if folder else ObjectIds.HasComponent)
+        item.TypeDefinition = _nid(ObjectIds.FolderType if folder else ObjectIds.BaseObjectType)
+        attrs = ua.ObjectAttributes()
+        attrs.DisplayName = ua.LocalizedText(name)
+        item.NodeAttributes = attrs
+        return self.nid(ident)
+
+    def var(
+        self,
+        ident: str,
+        parent: ua.NodeId,
+        name: str,
+        value: ua.Variant,
+        *,
+        writable: bool = False,
+        description: str = "",
+        prop: bool = False,
+    ) -> ua.NodeId:
+        item = self._item(ident, parent, name, ua.NodeClass.Variable)
+        item.ReferenceTypeId = _nid(ObjectIds.HasProperty if prop else ObjectIds.HasComponent)
+        item.TypeDefinition = _nid(
+            ObjectIds.PropertyType if prop else ObjectIds.BaseDataVariableType
+        )
+        attrs = ua.VariableAttributes()
+        attrs.DisplayName = ua.LocalizedText(name)
+        attrs.Description = ua.LocalizedText(description)
+        attrs.Value = value
+        is_array = isinstance(value.Value, list)
+        attrs.DataType = _nid(ObjectIds.Argument if is_array else value.VariantType.value)
+        attrs.ValueRank = ua.ValueRank.OneDimension if is_array else ua.ValueRank.Scalar
+        attrs.ArrayDimensions = [0] if is_array else None  # type: ignore[assignment]
+        attrs.AccessLevel = attrs.UserAccessLevel = _RW if writable else _R
+        item.NodeAttributes = attrs
+        return self.nid(ident)
+
+    def method(self, ident: str, parent: ua.NodeId, method: UaMethod) -> None:
+        item = self._item(ident, parent, method.name, ua.NodeClass.Method)
+        item.ReferenceTypeId = _nid(ObjectIds.HasComponent)
+        attrs = ua.MethodAttributes()
+        attrs.DisplayName = ua.LocalizedText(method.name)
+        attrs.Description = ua.LocalizedText(method.description)
+        attrs.Executable = attrs.UserExecutable = True
+        item.NodeAttributes = attrs
+        for kind, args in (("InputArguments", method.inputs), ("OutputArguments", method.outputs)):
+            if args:
+                value = ua.Variant([_argument(a) for a in args], VT.ExtensionObject)
+                self.var(f"{ident}.{kind}", item.RequestedNewNodeId, kind, value, prop=True)
+                self.items[-1].BrowseName = ua.QualifiedName(kind, 0)
+        self.methods[item.RequestedNewNodeId] = method
+
+
+def _argument(arg: UaArgument) -> ua.Argument:
+    return ua.Argument(
+        Name=arg.name,
+        DataType=_nid(arg.variant_type.value),
+        ValueRank=-1,
+        ArrayDimensions=[],
+        Description=ua.LocalizedText(arg.description),
+    )
+
+
+def _variant(spec: TagSpec, value: TagValue) -> ua.Variant:
+    return ua.Variant(value, _VARIANT[spec.data_type])
+
+
+_ADMIN = User(role=UserRole.Admin)  # asyncua's default: the server's own internal session
+
+
+class _PlcAttributeService(AttributeService):
+    """asyncua's Write service, with writes to PLC tags routed through ``VirtualPLC.write``."""
+
+    def __init__(self, server: PlcOpcUaServer, original: AttributeService) -> None:
+        super().__init__(server.ua.iserver.aspace)
+        self._server = server
+        self._original = original
+
+    async def write(self, params: ua.WriteParameters, user: User = _ADMIN) -> list[ua.StatusCode]:
+        results: list[ua.StatusCode] = []
+        for value in params.NodesToWrite:
+            binding = self._server._bindings.get(value.NodeId)
+            if binding is None or user.role == UserRole.Admin:
+                one = ua.WriteParameters(NodesToWrite=[value])
+                results.extend(await self._original.write(one, user))
+            else:
+                results.append(_status(await self._server._client_write(*binding, value, user)))
+        return results
+
+
+class PlcOpcUaServer:
+    """An OPC UA server for *plcs* (each ``VirtualPLC`` knows its line and machine name).
+
+    ``port=0`` picks a free port; :attr:`endpoint` gives the bound URL after :meth:`start`.
+    ``driver`` (optional) wakes the publisher after each simulation batch and fills
+    ``Diagnostics.SpeedFactor``. ``job_lists`` carries the job orders of each machine
+    (keyed ``"<Line>.<Machine>"``) across a restart; new lists are made for missing keys
+    and are available as :attr:`job_lists`.
+    """
+
+    def __init__(
+        self,
+        plcs: Sequence[VirtualPLC],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        security: OpcUaSecurity | None = None,
+        driver: ClockDriver | None = None,
+        publish_interval: float = 0.1,
+        name: str = "mestwin virtual PLCs",
+        job_lists: dict[str, JobOrderList] | None = None,
+    ) -> None:
+        keys = [node_id_string(p.line, p.machine) for p in plcs]
+        if len(set(keys)) != len(keys):
+            raise ValueError("two PLCs share a line and machine name")
+        self.plcs = list(plcs)
+        self.host = host
+        self.port = port
+        self.security = security or OpcUaSecurity()
+        self.driver = driver
+        self.publish_interval = publish_interval
+        self.name = name
+        self.job_lists = dict(job_lists or {})
+        for key in keys:
+            self.job_lists.setdefault(key, JobOrderList())
+        self.ua = Server()
+        self.namespace_index = -1
+        self.build_seconds = 0.0
+        """Wall time the last address-space build took."""
+        self._machines = [
+            _Machine(p, self.job_lists[k]) for p, k in zip(self.plcs, keys, strict=True)
+        ]
+        self._bindings: dict[ua.NodeId, tuple[_Machine, TagSpec]] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._started = False
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        """``opc.tcp://host:port`` of the running server (the bound port when port=0)."""
+        return f"opc.tcp://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        """Build the address space and listen; returns once clients can connect."""
+        if self._started:
+            raise RuntimeError("server already started")
+        server = self.ua
+        await server.init()
+        server.set_server_name(self.name)
+        server.set_endpoint(self.endpoint)
+        await apply_security(server, self.security)
+        self.namespace_index = await server.register_namespace(NAMESPACE_URI)
+        started = time.perf_counter()
+        self._build()
+        self.build_seconds = time.perf_counter() - started
+        server.iserver.attribute_service = _PlcAttributeService(
+            self, server.iserver.attribute_service
+        )
+        await server.start()
+        if server.bserver is not None and self.port == 0:
+            self.port = server.bserver.port
+            self._fix_endpoint_urls()
+        self._started = True
+        await self.publish()
+        if self.driver is not None:
+            self.driver.add_listener(self._wake.set)
+        self._task = asyncio.create_task(self._publish_loop(), name="opcua-publisher")
+
+    async def stop(self) -> None:
+        """Stop publishing and close every connection; the PLCs keep running."""
+        if self.driver is not None:
+            self.driver.remove_listener(self._wake.set)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._started:
+            clock = self.ua.iserver.time_task  # ticks once a second: do not wait for it
+            if clock is not None:
+                clock.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await clock
+                self.ua.iserver.time_task = None
+            await self.ua.stop()
+            self._started = False
+
+    async def __aenter__(self) -> PlcOpcUaServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _fix_endpoint_urls(self) -> None:
+        url = self.endpoint
+        self.ua.endpoint = urlparse(url)
+        for edp in self.ua.iserver.endpoints:
+            edp.EndpointUrl = url
+            edp.Server.DiscoveryUrls = [url]
+
+    def node_id(self, plc: VirtualPLC, path: str = "") -> ua.NodeId:
+        """The NodeId of *plc*'s tag, folder or method at *path* (the machine if empty)."""
+        return _nid(node_id_string(plc.line, plc.machine, path), self.namespace_index)
+
+    # -- address space ---------------------------------------------------------------
+
+    def _build(self) -> None:
+        builder = _Builder(self.namespace_index)
+        objects = _nid(ObjectIds.ObjectsFolder)
+        lines: dict[str, ua.NodeId] = {}
+        for machine in self._machines:
+            plc = machine.plc
+            if plc.line not in lines:
+                lines[plc.line] = builder.obj(plc.line, objects, plc.line, folder=True)
+            base = node_id_string(plc.line, plc.machine)
+            root = builder.obj(base, lines[plc.line], plc.machine, folder=False)
+            folders: dict[str, ua.NodeId] = {"": root}
+            for path, spec in plc.tags.specs.items():
+                parent = self._folder(builder, folders, base, path.rpartition(".")[0])
+                nid = builder.var(
+                    f"{base}.{path}",
+                    parent,
+                    path.rpartition(".")[2],
+                    _variant(spec, plc.tags[path]),
+                    writable=spec.writable,
+                    description=_describe(spec),
+                )
+                machine.nodes[path] = nid
+                self._bindings[nid] = (machine, spec)
+            for command in PACKML_METHODS:
+                builder.method(
+                    f"{base}.{command.name.title()}", root, self._packml_method(plc, command)
+                )
+            jobs = self._folder(builder, folders, base, "JobManagement")
+            builder.var(
+                f"{base}.JobManagement.JobOrderList",
+                jobs,
+                "JobOrderList",
+                ua.Variant(machine.jobs.to_json(), VT.String),
+                description="Job orders as a JSON array (opcua_jobs.JobOrder fields)",
+            )
+            for method in job_methods(machine.jobs):
+                builder.method(f"{base}.JobManagement.{method.name}", jobs, method)
+        for result, item in zip(
+            self.ua.iserver.node_mgt_service.add_nodes(builder.items), builder.items, strict=True
+        ):
+            if not result.StatusCode.is_good():
+                raise RuntimeError(f"cannot add {item.RequestedNewNodeId}: {result.StatusCode}")
+        for nid, method in builder.methods.items():
+            self.ua.iserver.isession.add_method_callback(nid, _method_callback(method))
+
+    @staticmethod
+    def _folder(
+        builder: _Builder, folders: dict[str, ua.NodeId], base: str, path: str
+    ) -> ua.NodeId:
+        """The folder object of *path* (``PackTags.Admin``), made with its parents if new."""
+        if path not in folders:
+            parent_path, _, name = path.rpartition(".")
+            parent = PlcOpcUaServer._folder(builder, folders, base, parent_path)
+            folders[path] = builder.obj(f"{base}.{path}", parent, name, folder=parent_path != "")
+        return folders[path]
+
+    def _packml_method(self, plc: VirtualPLC, command: Command) -> UaMethod:
+        def handler(_args: list[Any]) -> list[Any] | ua.StatusCode:
+            state: State = plc.packml.state
+            if transition(state, command) is None:
+                return _status(StatusCodes.BadInvalidState)
+            plc.command(command)
+            return []
+
+        return UaMethod(
+            command.name.title(),
+            (),
+            (),
+            handler,
+            f"PackML {command.name.title()}: taken at the next scan; "
+            "BadInvalidState if not allowed in the current state",
+        )
+
+    # -- publishing ------------------------------------------------------------------
+
+    async def _publish_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.publish_interval if self.driver is None else 0.0)
+            if self.driver is not None:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.publish_interval)
+                await asyncio.sleep(self.publish_interval / 2)  # rate limit: batch scans
+            try:
+                await self.publish()
+            except Exception:  # keep serving: a bad value must not kill the publisher
+                _log.exception("OPC UA publish failed")
+
+    async def publish(self) -> int:
+        """Push every tag changed since the last push into the address space; returns count."""
+        aspace = self.ua.iserver.aspace
+        now = datetime.now(UTC)
+        pushed = 0
+        speed = None if self.driver is None else (self.driver.speed or 0.0)
+        for machine in self._machines:
+            tags = machine.plc.tags
+            if speed is not None:
+                tags.set("Diagnostics.SpeedFactor", float(speed))
+            self._update_jobs(machine)
+            if tags.version != machine.version:
+                changed = (
+                    tags.changed_since(machine.version) if machine.version >= 0 else tags.as_dict()
+                )
+                machine.version = tags.version
+                source = tags["PackTags.Admin.PACDateTime"]
+                stamp = source if isinstance(source, datetime) else now
+                for path, value in changed.items():
+                    last = machine.pushed.get(path)
+                    if last == value and type(last) is type(value):
+                        continue
+                    machine.pushed[path] = value
+                    spec = tags.specs[path]
+                    dv = _value(_variant(spec, value), stamp, now)
+                    await aspace.write_attribute_value(machine.nodes[path], AttributeIds.Value, dv)
+                    pushed += 1
+            if machine.jobs.version != machine.jobs_version:
+                machine.jobs_version = machine.jobs.version
+                nid = self.node_id(machine.plc, "JobManagement.JobOrderList")
+                dv = _value(ua.Variant(machine.jobs.to_json(), VT.String), now, now)
+                await aspace.write_attribute_value(nid, AttributeIds.Value, dv)
+                pushed += 1
+        return pushed
+
+    def _update_jobs(self, machine: _Machine) -> None:
+        tags = machine.plc.tags
+        clock = tags["PackTags.Admin.PACDateTime"]
+        machine.jobs.update(
+            MachineSample(
+                executing=machine.plc.packml.state is State.EXECUTE,
+                processed=_int(tags["PackTags.Admin.ProdProcessedCount[0].AccCount"]),
+                defective=_int(tags["PackTags.Admin.ProdDefectiveCount[0].AccCount"]),
+                clock=clock if isinstance(clock, datetime) else datetime.now(UTC),
+            )
+        )
+
+    # -- client writes ---------------------------------------------------------------
+
+    async def _client_write(
+        self, machine: _Machine, spec: TagSpec, write: ua.WriteValue, user: User
+    ) -> int:
+        if write.AttributeId != AttributeIds.Value or not spec.writable:
+            return StatusCodes.BadNotWritable
+        if role_of(self.ua, user) is not Role.OPERATOR:
+            return StatusCodes.BadUserAccessDenied
+        if write.IndexRange:
+            return StatusCodes.BadIndexRangeInvalid
+        variant = write.Value.Value if write.Value is not None else None
+        if variant is None or variant.VariantType != _VARIANT[spec.data_type]:
+            return StatusCodes.BadTypeMismatch
+        value = variant.Value
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        result = machine.plc.write(spec.path, value)
+        if result.accepted:  # show the new value at once; the publisher skips it later
+            stored = machine.plc.tags[spec.path]
+            machine.pushed[spec.path] = stored
+            now = datetime.now(UTC)
+            dv = _value(_variant(spec, stored), now, now)
+            await self.ua.iserver.aspace.write_attribute_value(
+                machine.nodes[spec.path], AttributeIds.Value, dv
+            )
+        else:
+            _log.info("OPC UA write refused: %s", result.message)
+        return _WRITE_STATUS[result.status]
+
+
+def _int(value: TagValue) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def _describe(spec: TagSpec) -> str:
+    return f"{spec.description} [{spec.unit}]" if spec.unit else spec.description
+
+
+def _method_callback(method: UaMethod) -> Any:
+    async def call(_parent: ua.NodeId, *args: ua.Variant) -> Any:
+        values = [a.Value if isinstance(a, ua.Variant) else a for a in args]
+        if len(values) != len(method.inputs):
+            return _status(
+                StatusCodes.BadArgumentsMissing
+                if len(values) < len(method.inputs)
+                else StatusCodes.BadTooManyArguments
+            )
+        for arg, value in zip(args, method.inputs, strict=True):
+            if isinstance(arg, ua.Variant) and arg.VariantType != value.variant_type:
+                return _status(StatusCodes.BadTypeMismatch)
+        result = method.handler(values)
+        if isinstance(result, ua.StatusCode):
+            return result
+        return [ua.Variant(v, a.variant_type) for v, a in zip(result, method.outputs, strict=True)]
+
+    return call

@@ -1,0 +1,326 @@
+"""The Modbus register map of a virtual machine, generated from the tag table.
+
+Conventions (Modbus Application Protocol v1.1b3 plus common PLC practice):
+
+* Wire addresses are 0-based; manuals' 1-based numbers are shown too (holding register 0 is
+  400001, input register 0 is 300001, discrete input 0 is 100001, coil 0 is 000001).
+* Bytes in a register are big-endian. 32- and 64-bit values span 2 and 4 registers in a
+  per-device :class:`WordOrder`, default :attr:`WordOrder.HIGH_FIRST` (mbpoll ``-B``).
+* Encodings (:class:`Encoding`): Boolean 1 register (0/1) or 1 bit; Int16/UInt16 1 register;
+  Int32, UInt32 and Float (IEEE 754 single) 2; Double 4 (FLOAT64); DateTime 2 (UINT32
+  seconds since 1970-01-01 UTC); String ``length/2`` registers of ASCII, two characters per
+  register, first character in the high byte, padded with NUL.
+* :attr:`Profile.STANDARD`: holding registers (4x) for the Command group, input registers
+  (3x) for Status, Admin, Diagnostics and JobManagement, coils (0x) for pulse commands
+  (writing 1 to coil ``n-1`` issues PackML command ``n``: Reset = coil 0 ... Complete =
+  coil 9) and the Command booleans, discrete inputs (1x) for the Signals group (Running,
+  Faulted, Blocked, Starved, Held). :attr:`Profile.HOLDING_ONLY` puts every group in
+  holding registers, as many PLCs do (booleans one register each, no pulse coils).
+* Each group is contiguous and starts at a multiple of :data:`GROUP_STRIDE`, so one read of
+  at most 125 registers polls it, and adding a tag to one group never moves another.
+* Reads and writes that touch an unmapped address (including the gap after a group: read a
+  group with its exact span) and writes to a read-only address answer exception 02
+  (illegal data address); a value that does not decode or that the PLC refuses answers
+  exception 03 (illegal data value). Never a silent success. Coils and discrete inputs
+  are stored 16 to a word, so a bit read that *starts* on a mapped bit but runs past the
+  last one returns 0 for the unused bits of that word.
+
+Tags with ``TagSpec.modbus`` false (long texts, identification) are OPC UA only.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from mestwin.virtual_plc.packml import Command
+from mestwin.virtual_plc.tags import (
+    TAGS,
+    DataType,
+    Group,
+    TagSpec,
+    TagValue,
+)
+
+GROUP_STRIDE = 100
+"""Groups start at multiples of this address."""
+MAX_READ = 125
+"""Most registers one Modbus read may return."""
+
+
+class Table(enum.StrEnum):
+    """The four Modbus data tables."""
+
+    COIL = "coil"
+    DISCRETE_INPUT = "discrete input"
+    INPUT_REGISTER = "input register"
+    HOLDING_REGISTER = "holding register"
+
+    @property
+    def prefix(self) -> int:
+        """Leading digit of the 1-based number manuals use (0x, 1x, 3x, 4x)."""
+        return {"coil": 0, "discrete input": 1, "input register": 3, "holding register": 4}[
+            self.value]
+
+    @property
+    def is_bit(self) -> bool:
+        """True for the one-bit tables."""
+        return self in (Table.COIL, Table.DISCRETE_INPUT)
+
+
+class Profile(enum.StrEnum):
+    """Which tables the map uses."""
+
+    STANDARD = "standard"
+    HOLDING_ONLY = "holding-only"
+
+
+class WordOrder(enum.StrEnum):
+    """Order of the 16-bit words of a 32/64-bit value."""
+
+    HIGH_FIRST = "high-first"
+    """Most significant word at the lower address (big-endian, "ABCD")."""
+    LOW_FIRST = "low-first"
+    """Least significant word at the lower address (word-swapped, "CDAB")."""
+
+
+class Addressing(enum.StrEnum):
+    """How clients reach each machine of a server."""
+
+    UNIT_ID = "unit-id"
+    """One TCP port; machine i (0-based, in scenario order) is unit id i + 1."""
+    PORT = "port"
+    """One TCP port per machine (base port + i); any unit id."""
+
+
+class Encoding(enum.StrEnum):
+    """How a value is laid out in registers."""
+
+    BOOL = "BOOL"
+    INT16 = "INT16"
+    UINT16 = "UINT16"
+    INT32 = "INT32"
+    UINT32 = "UINT32"
+    FLOAT32 = "FLOAT32"
+    FLOAT64 = "FLOAT64"
+    STRING = "STRING"
+    DATETIME = "DATETIME"
+
+
+_ENCODING = {
+    DataType.BOOLEAN: Encoding.BOOL, DataType.INT16: Encoding.INT16,
+    DataType.UINT16: Encoding.UINT16, DataType.INT32: Encoding.INT32,
+    DataType.UINT32: Encoding.UINT32, DataType.FLOAT: Encoding.FLOAT32,
+    DataType.DOUBLE: Encoding.FLOAT64, DataType.STRING: Encoding.STRING,
+    DataType.DATETIME: Encoding.DATETIME,
+}
+_WORDS = {Encoding.BOOL: 1, Encoding.INT16: 1, Encoding.UINT16: 1, Encoding.INT32: 2,
+          Encoding.UINT32: 2, Encoding.FLOAT32: 2, Encoding.FLOAT64: 4, Encoding.DATETIME: 2}
+_STRUCT = {Encoding.INT16: "h", Encoding.UINT16: "H", Encoding.INT32: "i",
+           Encoding.UINT32: "I", Encoding.FLOAT32: "f", Encoding.FLOAT64: "d",
+           Encoding.DATETIME: "I"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One mapped item: a tag (or a pulse command) at an address of a table."""
+
+    table: Table
+    address: int
+    """0-based wire address of the first register or bit."""
+    size: int
+    """Registers (or bits) it spans."""
+    encoding: Encoding
+    writable: bool
+    group: Group
+    path: str | None
+    """The tag it shows, or None for a pulse coil."""
+    command: Command | None = None
+    """The PackML command a pulse coil issues."""
+    description: str = ""
+    unit: str = ""
+
+    @property
+    def end(self) -> int:
+        """First address after the entry."""
+        return self.address + self.size
+
+    @property
+    def number(self) -> int:
+        """The 1-based number manuals show (400001 for holding register 0)."""
+        return self.table.prefix * 100000 + self.address + 1
+
+
+class DecodeError(ValueError):
+    """Registers that are not a valid value of the entry (Modbus exception 03)."""
+
+
+@dataclass(frozen=True)
+class RegisterMap:
+    """All entries of one device's map, with its word order."""
+
+    entries: tuple[Entry, ...]
+    profile: Profile
+    word_order: WordOrder
+
+    def table(self, table: Table) -> tuple[Entry, ...]:
+        """The entries of *table*, by address."""
+        return tuple(sorted((e for e in self.entries if e.table is table),
+                            key=lambda e: e.address))
+
+    def at(self, table: Table, address: int) -> Entry | None:
+        """The entry of *table* that covers *address*, if any."""
+        for entry in self.entries:
+            if entry.table is table and entry.address <= address < entry.end:
+                return entry
+        return None
+
+    def by_path(self, path: str) -> tuple[Entry, ...]:
+        """The entries that show tag *path* (a boolean may be both a register and a bit)."""
+        return tuple(e for e in self.entries if e.path == path)
+
+    def encode(self, entry: Entry, value: TagValue) -> list[int]:
+        """The registers (or 0/1 bits) that show *value* in *entry*."""
+        return encode(entry.encoding, value, entry.size, self.word_order)
+
+    def decode(self, entry: Entry, registers: Sequence[int]) -> TagValue:
+        """The value *registers* show in *entry*; raises :class:`DecodeError`."""
+        return decode(entry.encoding, registers, self.word_order)
+
+    def render_markdown(self, title: str = "Register map") -> str:
+        """The map as a markdown document, one table per Modbus table."""
+        lines = [f"## {title}", "",
+                 f"Profile `{self.profile}`; 32/64-bit word order `{self.word_order}`; "
+                 "bytes big-endian; addresses 0-based on the wire.", ""]
+        for table in Table:
+            entries = self.table(table)
+            if not entries:
+                continue
+            lines += [f"### {table.value.capitalize()}s ({table.prefix}x)", "",
+                      "| Address | Number | Size | Type | Access | Tag | Unit | Description |",
+                      "|---:|---:|---:|---|---|---|---|---|"]
+            for e in entries:
+                name = e.path or f"Pulse {e.command.name.capitalize() if e.command else ''}"
+                lines.append(
+                    f"| {e.address} | {e.number:06d} | {e.size} | {e.encoding} | "
+                    f"{'RW' if e.writable else 'R'} | `{name}` | {e.unit} | {e.description} |")
+            lines.append("")
+        return "\n".join(lines)
+
+
+def encode(encoding: Encoding, value: TagValue, size: int,
+           word_order: WordOrder = WordOrder.HIGH_FIRST) -> list[int]:
+    """Lay *value* out in *size* registers (see the module docstring)."""
+    if encoding is Encoding.BOOL:
+        return [int(bool(value))]
+    if encoding is Encoding.STRING:
+        raw = str(value).encode("ascii", "replace")[: 2 * size].ljust(2 * size, b"\0")
+        return [int.from_bytes(raw[i:i + 2], "big") for i in range(0, 2 * size, 2)]
+    if encoding is Encoding.DATETIME:
+        if not isinstance(value, datetime):
+            raise TypeError("DateTime tags hold datetimes")
+        seconds = int((value - _EPOCH).total_seconds())
+        value = min(max(seconds, 0), 2**32 - 1)
+    raw = struct.pack(">" + _STRUCT[encoding], value)
+    words = [int.from_bytes(raw[i:i + 2], "big") for i in range(0, len(raw), 2)]
+    return words[::-1] if word_order is WordOrder.LOW_FIRST else words
+
+
+def decode(encoding: Encoding, registers: Sequence[int],
+           word_order: WordOrder = WordOrder.HIGH_FIRST) -> TagValue:
+    """The value laid out in *registers*; raises :class:`DecodeError` if there is none."""
+    if encoding is Encoding.BOOL:
+        if registers[0] not in (0, 1):
+            raise DecodeError(f"{registers[0]} is not a boolean (0 or 1)")
+        return bool(registers[0])
+    raw = b"".join(int(r).to_bytes(2, "big") for r in registers)
+    if encoding is Encoding.STRING:
+        try:
+            return raw.rstrip(b"\0").decode("ascii")
+        except UnicodeDecodeError as error:
+            raise DecodeError("strings are ASCII") from error
+    if word_order is WordOrder.LOW_FIRST:
+        raw = b"".join(raw[i:i + 2] for i in range(len(raw) - 2, -1, -2))
+    (number,) = struct.unpack(">" + _STRUCT[encoding], raw)
+    if encoding is Encoding.DATETIME:
+        return datetime.fromtimestamp(int(number), UTC)
+    if isinstance(number, float) and not math.isfinite(number):
+        raise DecodeError("not a finite number")
+    return number  # type: ignore[no-any-return]
+
+
+def _size(spec: TagSpec) -> int:
+    encoding = _ENCODING[spec.data_type]
+    return (spec.length + 1) // 2 if encoding is Encoding.STRING else _WORDS[encoding]
+
+
+_REGISTER_GROUPS = (Group.STATUS, Group.ADMIN, Group.DIAGNOSTICS, Group.JOB_MANAGEMENT)
+
+
+def build_map(profile: Profile | str = Profile.STANDARD,
+              word_order: WordOrder | str = WordOrder.HIGH_FIRST,
+              tags: Iterable[TagSpec] = TAGS) -> RegisterMap:
+    """Generate the register map of *profile* in *word_order* from the tag table *tags*."""
+    profile, word_order = Profile(profile), WordOrder(word_order)
+    specs = [s for s in tags if s.modbus]
+    entries: list[Entry] = []
+    holding_only = profile is Profile.HOLDING_ONLY
+    groups = [Group.COMMAND, *_REGISTER_GROUPS, *([Group.SIGNALS] if holding_only else [])]
+    bases = {Table.HOLDING_REGISTER: 0, Table.INPUT_REGISTER: 0}
+    for group in groups:
+        members = [s for s in specs if s.group is group]
+        if not members:
+            continue
+        table = (Table.HOLDING_REGISTER if holding_only or group is Group.COMMAND
+                 else Table.INPUT_REGISTER)
+        address = bases[table]
+        for spec in members:
+            size = _size(spec)
+            entries.append(Entry(table, address, size, _ENCODING[spec.data_type],
+                                 spec.writable, group, spec.path, None, spec.description,
+                                 spec.unit))
+            address += size
+        if address - bases[table] > min(GROUP_STRIDE, MAX_READ):
+            raise ValueError(f"group {group} needs {address - bases[table]} registers")
+        bases[table] += GROUP_STRIDE
+    if not holding_only:
+        commands = [c for c in Command if c is not Command.UNDEFINED]
+        entries += [Entry(Table.COIL, int(c) - 1, 1, Encoding.BOOL, True, Group.COMMAND, None,
+                          c, f"Write 1 to issue {c.name.capitalize()} (reads 0)")
+                    for c in commands]
+        flags = [s for s in specs if s.group is Group.COMMAND and s.data_type is DataType.BOOLEAN]
+        entries += [Entry(Table.COIL, len(commands) + i, 1, Encoding.BOOL, True, Group.COMMAND,
+                          s.path, None, s.description) for i, s in enumerate(flags)]
+        signals = [s for s in specs if s.group is Group.SIGNALS]
+        entries += [Entry(Table.DISCRETE_INPUT, i, 1, Encoding.BOOL, False, Group.SIGNALS,
+                          s.path, None, s.description) for i, s in enumerate(signals)]
+    return RegisterMap(tuple(entries), profile, word_order)
+
+
+def register_map_markdown(machines: list[str], profile: Profile | str = Profile.STANDARD,
+                          word_order: WordOrder | str = WordOrder.HIGH_FIRST,
+                          addressing: Addressing | str = Addressing.UNIT_ID,
+                          port: int = 5020) -> str:
+    """The document ``mestwin plc map SCENARIO`` prints: how to reach each machine of
+    *machines* (scenario order) under *addressing* from *port*, then the map every machine
+    shares."""
+    rmap = build_map(profile, word_order)
+    addressing = Addressing(addressing)
+    lines = ["# Modbus TCP register map", "",
+             "Every machine serves the same map. Servers bind 127.0.0.1 unless told otherwise.",
+             "", "| Machine | Port | Unit id |", "|---|---:|---:|"]
+    for i, machine in enumerate(machines):
+        if addressing is Addressing.UNIT_ID:
+            lines.append(f"| {machine} | {port} | {i + 1} |")
+        else:
+            lines.append(f"| {machine} | {port + i} | any |")
+    lines += ["", "Writing a read-only or unmapped address answers exception 02 (illegal data "
+              "address); a value that does not decode or that the PLC refuses answers "
+              "exception 03 (illegal data value). Strings are ASCII, NUL-padded; DATETIME is "
+              "UINT32 seconds since 1970-01-01 UTC.", "", rmap.render_markdown()]
+    return "\n".join(lines)

@@ -1,0 +1,163 @@
+"""The Modbus register map generated from the tag table."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+import pytest
+
+from mestwin.virtual_plc.packml import Command
+from mestwin.virtual_plc.regmap import (
+    GROUP_STRIDE,
+    MAX_READ,
+    DecodeError,
+    Encoding,
+    Entry,
+    Profile,
+    RegisterMap,
+    Table,
+    WordOrder,
+    build_map,
+    decode,
+    encode,
+    register_map_markdown,
+)
+from mestwin.virtual_plc.tags import TAGS, Group
+
+MAPS = [build_map(p, w) for p in Profile for w in WordOrder]
+
+
+@pytest.mark.parametrize("rmap", MAPS, ids=lambda m: f"{m.profile}-{m.word_order}")
+def test_no_two_entries_share_an_address(rmap: RegisterMap) -> None:
+    """Within each table the entries' address ranges are disjoint."""
+    for table in Table:
+        entries = rmap.table(table)
+        for a, b in itertools.pairwise(entries):
+            assert a.end <= b.address, (a, b)
+
+
+@pytest.mark.parametrize("rmap", MAPS, ids=lambda m: f"{m.profile}-{m.word_order}")
+def test_each_group_is_contiguous_and_readable_in_one_request(rmap: RegisterMap) -> None:
+    """A group's registers form one gap-free block starting at a multiple of GROUP_STRIDE and
+    no longer than one read (125 registers)."""
+    for table in (Table.HOLDING_REGISTER, Table.INPUT_REGISTER):
+        by_group: dict[Group, list[Entry]] = {}
+        for entry in rmap.table(table):
+            by_group.setdefault(entry.group, []).append(entry)
+        for group, entries in by_group.items():
+            assert entries[0].address % GROUP_STRIDE == 0, group
+            for a, b in itertools.pairwise(entries):
+                assert a.end == b.address, (group, a, b)
+            assert entries[-1].end - entries[0].address <= MAX_READ
+
+
+def test_standard_profile_tables() -> None:
+    """Commands are holding registers (writable), status and admin input registers
+    (read-only), pulse commands coils, the Signals discrete inputs."""
+    rmap = build_map()
+    for entry in rmap.entries:
+        if entry.table is Table.HOLDING_REGISTER:
+            assert entry.group is Group.COMMAND
+            assert entry.writable
+        elif entry.table is Table.INPUT_REGISTER:
+            assert entry.group in (Group.STATUS, Group.ADMIN, Group.DIAGNOSTICS,
+                                   Group.JOB_MANAGEMENT)
+            assert not entry.writable
+        elif entry.table is Table.DISCRETE_INPUT:
+            assert entry.group is Group.SIGNALS
+            assert not entry.writable
+        else:
+            assert entry.writable
+    pulses = {e.command: e.address for e in rmap.table(Table.COIL) if e.command is not None}
+    assert pulses == {c: int(c) - 1 for c in Command if c is not Command.UNDEFINED}
+    signals = [e.path for e in rmap.table(Table.DISCRETE_INPUT)]
+    assert signals == ["Signals.Running", "Signals.Faulted", "Signals.Blocked",
+                       "Signals.Starved", "Signals.Held"]
+
+
+def test_holding_only_profile() -> None:
+    """Everything is in holding registers; only the Command group is writable."""
+    rmap = build_map(Profile.HOLDING_ONLY)
+    assert {e.table for e in rmap.entries} == {Table.HOLDING_REGISTER}
+    assert all(e.writable is (e.group is Group.COMMAND) for e in rmap.entries)
+    assert {e.group for e in rmap.entries} >= {Group.STATUS, Group.ADMIN, Group.SIGNALS}
+
+
+def test_every_modbus_tag_is_mapped() -> None:
+    """Each tag meant for Modbus appears at least once in both profiles; no other does."""
+    for profile in Profile:
+        rmap = build_map(profile)
+        mapped = {e.path for e in rmap.entries if e.path}
+        assert mapped == {s.path for s in TAGS if s.modbus}
+
+
+def test_numbers_are_one_based_with_the_table_prefix() -> None:
+    """Holding register 0 is 400001; input register 100 is 300101; coil 0 is 1."""
+    rmap = build_map()
+    assert rmap.at(Table.HOLDING_REGISTER, 0).number == 400001  # type: ignore[union-attr]
+    assert rmap.at(Table.INPUT_REGISTER, 100).number == 300101  # type: ignore[union-attr]
+    assert rmap.at(Table.COIL, 0).number == 1  # type: ignore[union-attr]
+    assert rmap.at(Table.DISCRETE_INPUT, 4).number == 100005  # type: ignore[union-attr]
+    assert rmap.at(Table.INPUT_REGISTER, 99) is None
+
+
+def test_32_bit_word_order() -> None:
+    """High word first puts 0x12345678 as [0x1234, 0x5678]; low word first swaps them."""
+    assert encode(Encoding.UINT32, 0x12345678, 2, WordOrder.HIGH_FIRST) == [0x1234, 0x5678]
+    assert encode(Encoding.UINT32, 0x12345678, 2, WordOrder.LOW_FIRST) == [0x5678, 0x1234]
+    assert encode(Encoding.INT32, -2, 2) == [0xFFFF, 0xFFFE]
+    assert encode(Encoding.FLOAT32, 1.0, 2) == [0x3F80, 0x0000]
+    assert encode(Encoding.FLOAT64, 1.0, 4, WordOrder.LOW_FIRST) == [0, 0, 0, 0x3FF0]
+
+
+@pytest.mark.parametrize("order", list(WordOrder))
+@pytest.mark.parametrize(("encoding", "value"), [
+    (Encoding.INT16, -12345), (Encoding.UINT16, 65535), (Encoding.INT32, -(2**31)),
+    (Encoding.INT32, 2**31 - 1), (Encoding.UINT32, 2**32 - 1), (Encoding.FLOAT32, 0.5),
+    (Encoding.FLOAT64, 1234.5678), (Encoding.BOOL, True), (Encoding.BOOL, False),
+    (Encoding.DATETIME, datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)),
+])
+def test_values_round_trip(encoding: Encoding, value: object, order: WordOrder) -> None:
+    """decode(encode(v)) == v for every encoding in both word orders."""
+    size = {Encoding.FLOAT64: 4, Encoding.INT16: 1, Encoding.UINT16: 1, Encoding.BOOL: 1}.get(
+        encoding, 2)
+    words = encode(encoding, value, size, order)  # type: ignore[arg-type]
+    assert len(words) == size
+    assert all(0 <= w <= 0xFFFF for w in words)
+    assert decode(encoding, words, order) == value
+
+
+def test_strings() -> None:
+    """Two ASCII characters per register, first in the high byte, NUL padded; decoding
+    strips the padding and refuses non-ASCII bytes."""
+    words = encode(Encoding.STRING, "ABC", 3)
+    assert words == [0x4142, 0x4300, 0x0000]
+    assert decode(Encoding.STRING, words) == "ABC"
+    assert encode(Encoding.STRING, "é", 1) == [0x3F00]
+    with pytest.raises(DecodeError):
+        decode(Encoding.STRING, [0xC3A9])
+
+
+def test_invalid_registers_do_not_decode() -> None:
+    """A boolean register must hold 0 or 1; floats must be finite."""
+    with pytest.raises(DecodeError):
+        decode(Encoding.BOOL, [2])
+    with pytest.raises(DecodeError):
+        decode(Encoding.FLOAT32, [0x7FC0, 0])
+
+
+def test_markdown_lists_machines_and_every_entry() -> None:
+    """The document names each machine with its unit id (or port) and every mapped tag with
+    its 0-based address and 1-based number."""
+    text = register_map_markdown(["cut", "weld"])
+    assert "| cut | 5020 | 1 |" in text
+    assert "| weld | 5020 | 2 |" in text
+    for entry in build_map().entries:
+        if entry.path:
+            assert f"`{entry.path}`" in text
+    assert "| 0 | 400001 | 2 | INT32 | RW | `PackTags.Command.UnitMode`" in text
+    ports = register_map_markdown(["cut", "weld"], "holding-only", "low-first", "port", 1502)
+    assert "| weld | 1503 | any |" in ports
+    assert "low-first" in ports
+    assert "### Coils" not in ports
