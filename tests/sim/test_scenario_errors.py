@@ -47,6 +47,10 @@ MISTAKES = [
     ("bad failure basis", "mean: 20min}}", "mean: 20min}, basis: weekly}",
      "stations[1].failures.basis", "'operating' or 'calendar'"),
     ("string for a number", "seed: 7", "seed: seven", "seed", "valid integer"),
+    ("saturated source into an unlimited buffer",
+     "{id: arrivals, interarrival: {dist: exponential, mean: 75s}, to: cut}",
+     "{id: arrivals, saturated: true, to: pack}", "sources[0].saturated",
+     "needs a finite first buffer"),
     ("wrong type for list", "stations:\n", "stations: 3\nignored:\n", "stations",
      "valid list"),
 ]

@@ -82,7 +82,11 @@ def test_the_plc_follows_a_running_station_into_execute() -> None:
     assert tags["PackTags.Status.CurMachSpeed"] == 6.0
     assert tags["PackTags.Status.UnitModeCurrent"] == int(UnitMode.PRODUCTION)
     assert tags["PackTags.Status.CurrentSerial"] == c.station.current_serial
-    assert tags["PackTags.Status.CurrentLot"] == c.station.current_lot != ""
+    assert tags["PackTags.Status.CurrentLot"] == (c.station.current_lot or "")
+    # material lots drawn for the unit in work are published for genealogy
+    consumed = dict(item.split("=") for item in str(tags["PackTags.Status.Consumed"]).split(","))
+    assert consumed == {lot: f"{q:g}" for lot, q in c.station.current_consumed}
+    assert consumed
 
 
 def test_counters_equal_the_station_ground_truth() -> None:

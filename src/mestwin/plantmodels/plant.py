@@ -150,6 +150,7 @@ class Plant:
         self.departed = self.scrapped = self.exited = 0
         self.flow_time_sum = 0.0
         self.exits_by_product = {}
+        self._window_sources = {s.id: (s.released, s.dropped) for s in self.sources.values()}
         self._window_counts = {s.id: (s.produced, s.good, s.scrap, s.rework,
                                       sum(sum(v.failures) for v in s.pool))
                                for s in self.stations.values()}
@@ -161,6 +162,7 @@ class Plant:
         if not self._reset_at_warmup:
             self._reset_at_warmup = True
             self._window_counts = {s.id: (0, 0, 0, 0, 0) for s in self.stations.values()}
+            self._window_sources = {s.id: (0, 0) for s in self.sources.values()}
             if self.warmup > 0:
                 self.env.process(self._warmup_end())
         if progress is None:
@@ -187,7 +189,9 @@ class Plant:
             sid: station_result(s, window, self._window_counts[sid])
             for sid, s in self.stations.items()
         }
-        dropped = sum(s.dropped for s in self.sources.values())
+        released = sum(s.released - self._window_sources[s.id][0]
+                       for s in self.sources.values())
+        dropped = sum(s.dropped - self._window_sources[s.id][1] for s in self.sources.values())
         return PlantResult(
             scenario=self.name,
             seed=self.seed,
@@ -196,7 +200,7 @@ class Plant:
             throughput_per_hour=self.exited / window * 3600 if window > 0 else 0.0,
             mean_flow_time_s=self.flow_time_sum / self.exited if self.exited else 0.0,
             mean_wip=self._wip_area / window if window > 0 else 0.0,
-            released=sum(s.released for s in self.sources.values()),
+            released=released,
             departed=self.departed,
             scrapped=self.scrapped,
             dropped=dropped,

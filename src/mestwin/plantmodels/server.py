@@ -68,6 +68,11 @@ class Server:
         self.produced_by_product: dict[str, int] = {}
         self.current_lot: str | None = None
         self.current_order: str | None = None
+        self.current_product: str | None = None
+        self.current_consumed: tuple[tuple[str, float], ...] = ()
+        """What the unit in work consumed on this machine: (lot or serial, quantity)."""
+        self.pending_consumed: list[tuple[str, float]] = []
+        """Consumption recorded before :meth:`Station.begin` (assembly components)."""
         self.speed = 1.0
         """This machine's own speed factor (times the station's)."""
         self.observers: list[Observer] = []

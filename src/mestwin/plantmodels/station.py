@@ -95,6 +95,9 @@ class Station:
         self.current_serial: str | None = None
         self.current_lot: str | None = None
         self.current_order: str | None = None
+        self.current_product: str | None = None
+        self.current_consumed: tuple[tuple[str, float], ...] = ()
+        """What the unit in work consumed here: (lot or serial, quantity) pairs."""
         self.produced_by_product: dict[str, int] = {}
         # window statistics (reset at the end of warm-up)
         self.started = 0
@@ -221,16 +224,19 @@ class Station:
             self.started += 1
             self.wait_sum += now - unit.t_enq
             self.queue_area += now - max(unit.t_enq, warmup)
+        consumed = list(server.pending_consumed)
+        server.pending_consumed.clear()
         for use in self.materials:
             for lot, quantity in use.lots.take(use.per_unit):
                 self.log((now, CONSUME, self.id, unit.serial, lot, quantity))
-                self.current_lot = server.current_lot = lot
+                consumed.append((lot, quantity))
             self.consumed += 1
             server.consumed += 1
         self.current_serial = unit.serial
-        if unit.lot is not None:
-            self.current_lot = server.current_lot = unit.lot
+        self.current_lot = server.current_lot = unit.lot
         self.current_order = server.current_order = unit.order
+        self.current_product = server.current_product = unit.product
+        self.current_consumed = server.current_consumed = tuple(consumed)
         return unit
 
     def process_time(self, unit: Unit) -> float:

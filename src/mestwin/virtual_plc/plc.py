@@ -234,6 +234,9 @@ class VirtualPLC:
         self._counters = {prefix: _Counter(origin=value) for prefix, value in counts.items()}
         self._speed_setpoint = 0.0
         self._init_tags(identification or Identification())
+        observers = getattr(station, "observers", None)
+        if observers is not None:
+            observers.append(self._on_plant_change)
         self.process: simpy.Process | None = env.process(self._run()) if autostart else None
         """The scan process, if started by the constructor."""
 
@@ -437,17 +440,44 @@ class VirtualPLC:
         self._speed_setpoint = float(design * self.station.speed)
         self._update_tags()
 
+    def _on_plant_change(self, _machine: object) -> None:
+        """The plant changed state or counts: update the process image at once (like an
+        interrupt-driven task), so state times and counts carry their exact time."""
+        self._update_counters()
+        self._update_oee_tags()
+
+    def _update_counters(self) -> None:
+        put = self.tags.set
+        for prefix, value in _station_counts(self.station).items():
+            counter = self._counters[prefix]
+            put(f"{prefix}.AccCount", self._acc(prefix, value))
+            put(f"{prefix}.Count",
+                (counter.count_base + max(0, value - counter.origin)) % COUNT_MODULUS)
+
+    def _update_oee_tags(self) -> None:
+        st, tags, put = self.station, self.tags, self.tags.set
+        physical = int(st.state)
+        code = 0 if physical == PROCESSING else stop_reason(st.reason).id
+        if (tags["PackTags.Status.MachineState"] != physical
+                or tags["PackTags.Status.StateReason"] != code):
+            put("PackTags.Status.StateChangeTime", float(self.env.now))
+        put("PackTags.Status.CurrentWorkOrder", (st.current_order or "")[:32])
+        put("PackTags.Status.CurrentLot", (st.current_lot or "")[:32])
+        put("PackTags.Status.CurrentSerial", (st.current_serial or "")[:32])
+        put("PackTags.Status.CurrentProduct", (getattr(st, "current_product", None) or "")[:32])
+        consumed = getattr(st, "current_consumed", ())
+        put("PackTags.Status.Consumed",
+            ",".join(f"{item}={quantity:g}" for item, quantity in consumed)[:64])
+        put("PackTags.Status.StateReason", code)
+        put("PackTags.Status.MachineState", physical)
+
     def _update_tags(self) -> None:
         now = self.env.now
         st, packml, tags, put = self.station, self.packml, self.tags, self.tags.set
         physical = int(st.state)
         state = packml.state
-        counts = _station_counts(st)
-        for prefix, value in counts.items():
-            counter = self._counters[prefix]
-            put(f"{prefix}.AccCount", self._acc(prefix, value))
-            put(f"{prefix}.Count",
-                (counter.count_base + max(0, value - counter.origin)) % COUNT_MODULUS)
+        self._update_counters()
+        self._update_oee_tags()
         beat = self.scan_count % 2**32
         design = st.design_rate_per_h / 60.0
         starved, blocked = physical == IDLE, physical == BLOCKED
@@ -461,9 +491,6 @@ class VirtualPLC:
         put("PackTags.Status.EquipmentInterlock.Blocked", blocked)
         put("PackTags.Status.EquipmentInterlock.Starved", starved)
         put("PackTags.Status.Heartbeat", beat)
-        put("PackTags.Status.CurrentWorkOrder", (st.current_order or "")[:32])
-        put("PackTags.Status.CurrentLot", (st.current_lot or "")[:32])
-        put("PackTags.Status.CurrentSerial", (st.current_serial or "")[:32])
         alarm = physical == DOWN
         code = stop_reason(st.reason) if alarm else stop_reason("")
         if alarm and tags["PackTags.Admin.Alarm[0].ID"] != code.id:

@@ -32,7 +32,7 @@ is not good (PQ - GQ, so GQ = PQ - Defective[0]), ``[1]`` scrap (SQ), ``[2]`` re
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -228,6 +228,14 @@ _STATUS = [
     ("CurrentWorkOrder", _S, _R, "", "Work order of the unit in work"),
     ("CurrentLot", _S, _R, "", "Lot of the unit in work"),
     ("CurrentSerial", _S, _R, "", "Serial number of the unit in work"),
+    ("CurrentProduct", _S, _R, "", "Product (item) of the unit in work"),
+    ("MachineState", _I32, _R, "",
+     "Physical machine state for OEE: 0 starved, 1 processing, 2 setup, 3 blocked, 4 down, "
+     "5 planned down, 6 stopped, 7 held; updated at the instant it changes"),
+    ("StateReason", _I32, _R, "", "Stop-reason code of MachineState (STOP_REASONS), 0 running"),
+    ("StateChangeTime", _D, _R, "s", "Simulated time MachineState last changed"),
+    ("Consumed", _S, _R, "", "What the unit in work consumed: 'id=quantity,...' (genealogy)",
+     MESSAGE, False),
 ]
 _ADMIN = [
     *_counter("ProdProcessedCount", 0, "units processed (PQ)"),
@@ -352,6 +360,7 @@ STOP_REASONS: tuple[StopReason, ...] = (
     StopReason(71, "shift_off", "No shift", LossCategory.PLANNED),
     StopReason(72, "planned_maintenance", "Planned maintenance", LossCategory.PLANNED),
     StopReason(76, "planned", "Planned downtime", LossCategory.PLANNED),
+    StopReason(77, "cleaning", "Cleaning (CIP)", LossCategory.PLANNED),
     StopReason(73, "operator_stop", "Stopped by command", LossCategory.PLANNED),
     StopReason(74, "operator_hold", "Held by command", LossCategory.PLANNED),
     StopReason(75, "complete", "Order complete", LossCategory.PLANNED),
@@ -394,6 +403,9 @@ class TagValues:
         self._stamps: dict[str, int] = {}
         """Path -> version of its last change, kept in order of change (oldest first)."""
         self._version = 0
+        self.listeners: list[Callable[[str, TagValue], None]] = []
+        """Called with (path, value) after every effective change, in order (in-process
+        transports use this to see every change at its simulated time)."""
 
     @property
     def version(self) -> int:
@@ -444,6 +456,8 @@ class TagValues:
         self._version += 1
         self._stamps.pop(path, None)
         self._stamps[path] = self._version
+        for listener in self.listeners:
+            listener(path, value)
         return True
 
     def changed_since(self, version: int) -> dict[str, TagValue]:

@@ -63,6 +63,11 @@ def check_references(s: Scenario) -> None:
                                   "expected non-negative weights with a positive sum")
         if src.to is None and not any(p.routing for p in s.products):
             raise ScenarioReferenceError(f"sources[{i}].to", "expected a target node (or routings)")
+        if src.saturated and src.limit is None:
+            routes = {p.id: p.routing for p in s.products if p.routing}
+            steps = routes.get(src.product or "") or []
+            first = src.to or (steps[0] if steps else None)
+            _check_saturated_target(s, i, first)
     for i, st in enumerate(s.stations):
         for component in st.bom or {}:
             if products and component not in products:
@@ -72,3 +77,16 @@ def check_references(s: Scenario) -> None:
                 if name not in products and name != "*":
                     raise ScenarioReferenceError(f"stations[{i}].process_time",
                                           f"unknown product {name!r}")
+
+
+def _check_saturated_target(s: Scenario, i: int, target: str | None) -> None:
+    """A saturated source without a limit fills its first buffer: it must be finite."""
+    stations = {st.id: st for st in s.stations}
+    conveyors = {c.id: c for c in s.conveyors}
+    finite = (target in stations and stations[target].buffer is not None) or (
+        target in conveyors and conveyors[target].capacity is not None)
+    if not finite:
+        raise ScenarioReferenceError(
+            f"sources[{i}].saturated",
+            f"a saturated source needs a finite first buffer; give {target!r} a `buffer` "
+            "(or a conveyor `capacity`)")
