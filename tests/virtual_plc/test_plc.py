@@ -85,7 +85,7 @@ def test_the_plc_follows_a_running_station_into_execute() -> None:
     assert tags["PackTags.Status.CurrentLot"] == (c.station.current_lot or "")
     # material lots drawn for the unit in work are published for genealogy
     consumed = dict(item.split("=") for item in str(tags["PackTags.Status.Consumed"]).split(","))
-    assert consumed == {lot: f"{q:g}" for lot, q in c.station.current_consumed}
+    assert consumed == {lot: f"{q:g}" for lot, q, _ in c.station.current_consumed}
     assert consumed
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mestwin.plantmodels.results import StationResult
+from mestwin.plantmodels.results import MachineTruth, StationResult
 from mestwin.plantmodels.states import TimeElement
 
 if TYPE_CHECKING:
+    from mestwin.plantmodels.server import Server
     from mestwin.plantmodels.station import Station
 
 
@@ -84,3 +85,16 @@ def station_result(
         failures=failures,
         kpi=kpi,
     )
+
+
+def machine_truth(server: Server,
+                  at_start: tuple[int, int, int, int, dict[str, int]]) -> MachineTruth:
+    """Ground truth of *server* since the window opened (*at_start*: counters then)."""
+    apt, asut, adet, adot, pdot = server.close_elements()
+    by_product = {p: n - at_start[4].get(p, 0) for p, n in server.produced_by_product.items()}
+    return MachineTruth(
+        elements={"APT": apt, "ASUT": asut, "ADET": adet, "ADOT": adot, "PDOT": pdot},
+        produced=server.produced - at_start[0], good=server.good - at_start[1],
+        scrap=server.scrap - at_start[2], rework=server.rework - at_start[3],
+        produced_by_product={p: n for p, n in by_product.items() if n},
+        ideal_cycle_time=dict(server.station.ideal_cycle_time))

@@ -155,7 +155,7 @@ class AssemblyStation(Station):
         plant.enter(made)
         for component in kit:
             self.log((now, CONSUME, self.id, made.serial, component.serial, 1.0))
-            server.pending_consumed.append((component.serial, 1.0))
+            server.pending_consumed.append((component.serial, 1.0, component.lot))
             self.consumed += 1
             server.consumed += 1
             plant.depart(component, None)

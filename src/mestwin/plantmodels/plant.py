@@ -28,7 +28,8 @@ import simpy
 from mestwin.plantmodels.assembly import AssemblyStation
 from mestwin.plantmodels.eventlog import EventKind, EventLog
 from mestwin.plantmodels.flow import Conveyor, Order, Sink, Source
-from mestwin.plantmodels.results import PlantResult, StationResult
+from mestwin.plantmodels.results import MachineTruth, PlantResult, StationResult
+from mestwin.plantmodels.server import Server
 from mestwin.plantmodels.station import Node, Station
 from mestwin.plantmodels.units import SerialNumbers, Unit
 
@@ -151,6 +152,8 @@ class Plant:
         self.flow_time_sum = 0.0
         self.exits_by_product = {}
         self._window_sources = {s.id: (s.released, s.dropped) for s in self.sources.values()}
+        self._window_machines = {m.id: _counts(m) for s in self.stations.values()
+                                 for m in s.pool}
         self._window_counts = {s.id: (s.produced, s.good, s.scrap, s.rework,
                                       sum(sum(v.failures) for v in s.pool))
                                for s in self.stations.values()}
@@ -163,6 +166,8 @@ class Plant:
             self._reset_at_warmup = True
             self._window_counts = {s.id: (0, 0, 0, 0, 0) for s in self.stations.values()}
             self._window_sources = {s.id: (0, 0) for s in self.sources.values()}
+            self._window_machines = {m.id: (0, 0, 0, 0, {}) for s in self.stations.values()
+                                     for m in s.pool}
             if self.warmup > 0:
                 self.env.process(self._warmup_end())
         if progress is None:
@@ -176,6 +181,13 @@ class Plant:
     def _warmup_end(self) -> Any:
         yield self.env.timeout(self.warmup)
         self._start_window()
+
+    def machine_truth(self) -> dict[str, MachineTruth]:
+        """Ground truth per machine (each server of each station) over the window."""
+        from mestwin.plantmodels.accounting import machine_truth
+
+        return {m.id: machine_truth(m, self._window_machines[m.id])
+                for s in self.stations.values() for m in s.pool}
 
     def results(self) -> PlantResult:
         """Statistics of the window from the end of warm-up to now."""
@@ -209,6 +221,11 @@ class Plant:
             stations=stations,
             throughput_by_product=dict(sorted(self.exits_by_product.items())),
         )
+
+
+def _counts(server: Server) -> tuple[int, int, int, int, dict[str, int]]:
+    return (server.produced, server.good, server.scrap, server.rework,
+            dict(server.produced_by_product))
 
 
 __all__ = ["Order", "Plant"]

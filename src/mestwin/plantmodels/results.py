@@ -41,6 +41,21 @@ class StationResult:
 
 
 @dataclass
+class MachineTruth:
+    """What really happened on one machine (one server) over the window: the figures an
+    MES must reproduce from PLC tags alone."""
+
+    elements: dict[str, float]
+    """APT, ASUT, ADET, ADOT, PDOT in seconds."""
+    produced: int
+    good: int
+    scrap: int
+    rework: int
+    produced_by_product: dict[str, int]
+    ideal_cycle_time: dict[str, float]
+
+
+@dataclass
 class PlantResult:
     """Everything ``mestwin run`` reports about one run."""
 

@@ -69,9 +69,10 @@ class Server:
         self.current_lot: str | None = None
         self.current_order: str | None = None
         self.current_product: str | None = None
-        self.current_consumed: tuple[tuple[str, float], ...] = ()
-        """What the unit in work consumed on this machine: (lot or serial, quantity)."""
-        self.pending_consumed: list[tuple[str, float]] = []
+        self.current_consumed: tuple[tuple[str, float, str | None], ...] = ()
+        """What the unit in work consumed on this machine: (lot or serial, quantity, lot of
+        that serial or None)."""
+        self.pending_consumed: list[tuple[str, float, str | None]] = []
         """Consumption recorded before :meth:`Station.begin` (assembly components)."""
         self.speed = 1.0
         """This machine's own speed factor (times the station's)."""

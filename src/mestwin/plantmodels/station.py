@@ -96,8 +96,9 @@ class Station:
         self.current_lot: str | None = None
         self.current_order: str | None = None
         self.current_product: str | None = None
-        self.current_consumed: tuple[tuple[str, float], ...] = ()
-        """What the unit in work consumed here: (lot or serial, quantity) pairs."""
+        self.current_consumed: tuple[tuple[str, float, str | None], ...] = ()
+        """What the unit in work consumed here: (lot or serial, quantity, lot of that
+        serial or None)."""
         self.produced_by_product: dict[str, int] = {}
         # window statistics (reset at the end of warm-up)
         self.started = 0
@@ -229,7 +230,7 @@ class Station:
         for use in self.materials:
             for lot, quantity in use.lots.take(use.per_unit):
                 self.log((now, CONSUME, self.id, unit.serial, lot, quantity))
-                consumed.append((lot, quantity))
+                consumed.append((lot, quantity, None))
             self.consumed += 1
             server.consumed += 1
         self.current_serial = unit.serial

@@ -53,6 +53,7 @@ from mestwin.virtual_plc.packml import (
 from mestwin.virtual_plc.port import StationPort
 from mestwin.virtual_plc.tags import (
     ACC_COUNT_MAX,
+    CONSUMED_LENGTH,
     COUNT_MODULUS,
     TAG_BY_PATH,
     TagValue,
@@ -455,19 +456,21 @@ class VirtualPLC:
                 (counter.count_base + max(0, value - counter.origin)) % COUNT_MODULUS)
 
     def _update_oee_tags(self) -> None:
+        """Publish the OEE and genealogy image. Order matters to a client that reads changes
+        in sequence: the unit's order, lot, product and consumption come before its serial,
+        and the change time before the state it stamps."""
         st, tags, put = self.station, self.tags, self.tags.set
         physical = int(st.state)
         code = 0 if physical == PROCESSING else stop_reason(st.reason).id
+        put("PackTags.Status.CurrentWorkOrder", (st.current_order or "")[:32])
+        put("PackTags.Status.CurrentLot", (st.current_lot or "")[:32])
+        put("PackTags.Status.CurrentProduct", (getattr(st, "current_product", None) or "")[:32])
+        consumed = getattr(st, "current_consumed", ())
+        put("PackTags.Status.Consumed", _consumed_text(consumed))
+        put("PackTags.Status.CurrentSerial", (st.current_serial or "")[:32])
         if (tags["PackTags.Status.MachineState"] != physical
                 or tags["PackTags.Status.StateReason"] != code):
             put("PackTags.Status.StateChangeTime", float(self.env.now))
-        put("PackTags.Status.CurrentWorkOrder", (st.current_order or "")[:32])
-        put("PackTags.Status.CurrentLot", (st.current_lot or "")[:32])
-        put("PackTags.Status.CurrentSerial", (st.current_serial or "")[:32])
-        put("PackTags.Status.CurrentProduct", (getattr(st, "current_product", None) or "")[:32])
-        consumed = getattr(st, "current_consumed", ())
-        put("PackTags.Status.Consumed",
-            ",".join(f"{item}={quantity:g}" for item, quantity in consumed)[:64])
         put("PackTags.Status.StateReason", code)
         put("PackTags.Status.MachineState", physical)
 
@@ -519,6 +522,16 @@ class VirtualPLC:
         put("Signals.Blocked", blocked)
         put("Signals.Starved", starved)
         put("Signals.Held", state in (State.HOLDING, State.HELD))
+
+
+def _consumed_text(consumed: Any) -> str:
+    """``item=qty`` or ``serial@lot=qty`` items, comma separated (``Status.Consumed``)."""
+    parts = []
+    for entry in consumed:
+        item, quantity = entry[0], entry[1]
+        lot = entry[2] if len(entry) > 2 else None
+        parts.append(f"{item}@{lot}={quantity:g}" if lot else f"{item}={quantity:g}")
+    return ",".join(parts)[:CONSUMED_LENGTH]
 
 
 def _item_state(state: State) -> str:

@@ -172,6 +172,8 @@ _D, _S, _DT = DataType.DOUBLE, DataType.STRING, DataType.DATETIME
 TEXT = 32
 """Length of id strings (work order, lot, serial, job order)."""
 MESSAGE = 64
+CONSUMED_LENGTH = 255
+"""Characters of ``Status.Consumed`` (an assembly's kit, with lots; not on Modbus)."""
 """Length of message strings."""
 
 
@@ -234,8 +236,9 @@ _STATUS = [
      "5 planned down, 6 stopped, 7 held; updated at the instant it changes"),
     ("StateReason", _I32, _R, "", "Stop-reason code of MachineState (STOP_REASONS), 0 running"),
     ("StateChangeTime", _D, _R, "s", "Simulated time MachineState last changed"),
-    ("Consumed", _S, _R, "", "What the unit in work consumed: 'id=quantity,...' (genealogy)",
-     MESSAGE, False),
+    ("Consumed", _S, _R, "",
+     "What the unit in work consumed: 'lot=qty' or 'serial@lot=qty', comma separated",
+     CONSUMED_LENGTH, False),
 ]
 _ADMIN = [
     *_counter("ProdProcessedCount", 0, "units processed (PQ)"),

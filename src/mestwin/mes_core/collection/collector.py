@@ -1,0 +1,205 @@
+"""Data collection: PLC tag changes in, MES production events out.
+
+:class:`Collector` keeps an image of each machine's tags and turns each batch of changes
+into :mod:`.events`:
+
+- state intervals from ``Status.MachineState`` / ``Status.StateReason``, stamped with the
+  PLC's ``Status.StateChangeTime`` so that intervals are exact whatever the transport's delay;
+- counts from the non-resetting ``Admin.*.AccCount`` counters (ISO 22400 PQ, SQ, RQ): the
+  MES remembers the last value it saw, so a reconnect (which re-sends current values) counts
+  nothing twice and loses nothing made while disconnected; a counter that goes backwards is
+  a wrap (UInt32) when the drop is large, else a PLC that lost its retained data (counted
+  from zero);
+- unit starts from ``Status.CurrentSerial`` with the lot, product, order and consumption the
+  PLC published just before it (genealogy);
+- frozen PLCs from a ``Status.Heartbeat`` that stops changing (:meth:`Collector.check`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from mestwin.mes_core.collection.events import Counted, Event, Frozen, StateInterval, UnitStarted
+from mestwin.mes_core.collection.machine_state import ELEMENT, MachineStateCode, ReasonCodes
+from mestwin.mes_core.collection.source import Batch, TagChange, TagValue
+
+STATE = "PackTags.Status.MachineState"
+REASON = "PackTags.Status.StateReason"
+CHANGE_TIME = "PackTags.Status.StateChangeTime"
+SERIAL = "PackTags.Status.CurrentSerial"
+LOT = "PackTags.Status.CurrentLot"
+PRODUCT = "PackTags.Status.CurrentProduct"
+ORDER = "PackTags.Status.CurrentWorkOrder"
+CONSUMED = "PackTags.Status.Consumed"
+HEARTBEAT = "PackTags.Status.Heartbeat"
+COUNTERS: dict[str, str] = {
+    "PackTags.Admin.ProdProcessedCount[0].AccCount": "produced",
+    "PackTags.Admin.ProdDefectiveCount[0].AccCount": "defective",
+    "PackTags.Admin.ProdDefectiveCount[1].AccCount": "scrap",
+    "PackTags.Admin.ProdDefectiveCount[2].AccCount": "rework",
+}
+TAG_PATHS: tuple[str, ...] = (ORDER, LOT, PRODUCT, CONSUMED, SERIAL, CHANGE_TIME, REASON, STATE,
+                              HEARTBEAT, *COUNTERS)
+"""The tags data collection needs, in the order the PLC publishes them."""
+ACC_MODULUS = 2**32
+
+EventSink = Callable[[list[Event]], None]
+
+
+def parse_consumed(text: str) -> tuple[tuple[str, float, str], ...]:
+    """``'caps-L00001=1,pcb-000002@pcb-L00001=1'`` ->
+    ``(('caps-L00001', 1.0, ''), ('pcb-000002', 1.0, 'pcb-L00001'))``: item, quantity and
+    the lot a consumed serial came from ('' if none)."""
+    items = []
+    for part in text.split(","):
+        if "=" in part:
+            item, quantity = part.rsplit("=", 1)
+            item, _, lot = item.partition("@")
+            items.append((item, float(quantity), lot))
+    return tuple(items)
+
+
+def _int(value: TagValue | None) -> int:
+    if isinstance(value, bool | int | float):
+        return int(value)
+    raise TypeError(f"expected a number, got {value!r}")
+
+
+@dataclass
+class _Machine:
+    image: dict[str, TagValue] = field(default_factory=dict)
+    state: int | None = None
+    reason: int = 0
+    since: float = 0.0
+    acc: dict[str, int] = field(default_factory=dict)
+    pending: dict[str, int] = field(default_factory=dict)
+    pending_time: float = 0.0
+    beat: TagValue | None = None
+    beat_time: float = 0.0
+    frozen: bool = False
+
+
+class Collector:
+    """Turns batches of :class:`TagChange` into MES events handed to *sinks*.
+
+    *reasons* is the stop-reason table; *heartbeat_timeout* (plant seconds) is how long a
+    heartbeat may stand still before the PLC counts as frozen.
+    """
+
+    def __init__(self, reasons: ReasonCodes, sinks: Iterable[EventSink] = (),
+                 heartbeat_timeout: float = 5.0) -> None:
+        self.reasons = reasons
+        self.sinks = list(sinks)
+        self.heartbeat_timeout = heartbeat_timeout
+        self.machines: dict[str, _Machine] = {}
+        self._out: list[Event] = []
+
+    def on_batch(self, batch: Batch) -> None:
+        """Apply *batch* in order and hand the resulting events to the sinks."""
+        machines = self.machines
+        # The change time of a state is known once per batch: a transport may deliver it
+        # after the state itself (OPC UA does not order a notification's items).
+        for change in batch:
+            if change.path == CHANGE_TIME:
+                machines.setdefault(change.machine, _Machine()).image[CHANGE_TIME] = change.value
+        for change in batch:
+            self._apply(machines.get(change.machine) or machines.setdefault(change.machine,
+                                                                            _Machine()), change)
+        for name, machine in machines.items():
+            if machine.pending:
+                self._flush_counts(name, machine)
+        self._emit()
+
+    def close(self, time: float) -> None:
+        """Close every open state interval at *time* (end of a run or of a report window)."""
+        for name, machine in self.machines.items():
+            if machine.state is not None and time > machine.since:
+                self._interval(name, machine, time)
+                machine.since = time
+        self._emit()
+
+    def check(self, now: float) -> None:
+        """Flag machines whose heartbeat has not changed for longer than the timeout."""
+        for name, machine in self.machines.items():
+            stale = machine.beat is not None and now - machine.beat_time > self.heartbeat_timeout
+            if stale and not machine.frozen:
+                machine.frozen = True
+                self._out.append(Frozen(name, now, True))
+        self._emit()
+
+    # -- internals ---------------------------------------------------------------------------
+    def _emit(self) -> None:
+        if self._out:
+            out, self._out = self._out, []
+            for sink in self.sinks:
+                sink(out)
+
+    def _apply(self, machine: _Machine, change: TagChange) -> None:
+        path, value, name = change.path, change.value, change.machine
+        counter = COUNTERS.get(path)
+        if counter is not None:
+            self._count(machine, counter, path, _int(value), change.time)
+            return
+        if machine.pending:
+            self._flush_counts(name, machine)
+        machine.image[path] = value
+        if path in (STATE, REASON):
+            self._state(name, machine, change.time)
+        elif path == SERIAL:
+            if value:
+                image = machine.image
+                self._out.append(UnitStarted(
+                    name, change.time, str(value), str(image.get(PRODUCT, "")),
+                    str(image.get(LOT, "")), str(image.get(ORDER, "")),
+                    parse_consumed(str(image.get(CONSUMED, "")))))
+        elif path == HEARTBEAT:
+            machine.beat = value
+            machine.beat_time = change.time
+            if machine.frozen:
+                machine.frozen = False
+                self._out.append(Frozen(name, change.time, False))
+
+    def _state(self, name: str, machine: _Machine, time: float) -> None:
+        image = machine.image
+        state = _int(image.get(STATE, 0))
+        reason = _int(image.get(REASON, 0))
+        stamp = image.get(CHANGE_TIME)
+        at = float(stamp) if isinstance(stamp, int | float) and stamp >= machine.since else time
+        if machine.state is None:
+            machine.state, machine.reason, machine.since = state, reason, at
+            return
+        if state == machine.state and reason == machine.reason:
+            return
+        if at > machine.since:
+            self._interval(name, machine, at)
+        machine.state, machine.reason, machine.since = state, reason, max(at, machine.since)
+
+    def _interval(self, name: str, machine: _Machine, end: float) -> None:
+        assert machine.state is not None
+        code = self.reasons.get(machine.reason)
+        state = MachineStateCode(machine.state)
+        reason = "processing" if state is MachineStateCode.PROCESSING else code.name
+        self._out.append(StateInterval(
+            name, machine.since, end, int(state), reason, ELEMENT[state],
+            None if code.loss is None else str(code.loss)))
+
+    def _count(self, machine: _Machine, counter: str, path: str, value: int,
+               time: float) -> None:
+        last = machine.acc.get(path)
+        machine.acc[path] = value
+        if last is None:
+            return  # the first value seen is the baseline
+        delta = value - last
+        if delta < 0:
+            delta = delta + ACC_MODULUS if last - value > ACC_MODULUS // 2 else value
+        if delta:
+            machine.pending[counter] = machine.pending.get(counter, 0) + delta
+            machine.pending_time = time
+
+    def _flush_counts(self, name: str, machine: _Machine) -> None:
+        p, image = machine.pending, machine.image
+        self._out.append(Counted(name, machine.pending_time, p.get("produced", 0),
+                                 p.get("defective", 0), p.get("scrap", 0), p.get("rework", 0),
+                                 str(image.get(PRODUCT, "")), str(image.get(ORDER, ""))))
+        machine.pending = {}

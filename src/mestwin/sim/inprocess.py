@@ -1,0 +1,83 @@
+"""The in-process transport: the MES reads virtual PLCs' tags without a socket.
+
+Same interface as the OPC UA and Modbus transports (:class:`TagSource`), for fast runs. It
+listens to every change of the PLCs' :class:`~mestwin.virtual_plc.tags.TagValues` at its
+simulated time and delivers one batch per simulated instant, *after* every other event of
+that instant (a SimPy event of lower priority than NORMAL): completions and arrivals at one
+instant are all known to the MES before it decides anything, which is what makes a
+dispatching MES build non-delay schedules. Writes go straight to ``VirtualPLC.write``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import simpy
+from simpy.events import EventPriority
+
+from mestwin.mes_core.collection.source import TagChange, TagSource, TagValue, TagWriteError
+from mestwin.virtual_plc.plc import VirtualPLC
+
+END_OF_INSTANT = EventPriority(2)
+"""After URGENT (0) and NORMAL (1): the batch of an instant is delivered last."""
+
+
+class InProcessSource(TagSource):
+    """Tag changes of *plcs* (machine name -> PLC) on *env*, filtered to *paths* if given."""
+
+    def __init__(self, env: simpy.Environment, plcs: Mapping[str, VirtualPLC],
+                 paths: Collection[str] | None = None) -> None:
+        super().__init__()
+        self.env = env
+        self.plcs = dict(plcs)
+        self.paths = None if paths is None else frozenset(paths)
+        self._pending: list[TagChange] = []
+        self._scheduled = False
+        for name, plc in self.plcs.items():
+            plc.tags.listeners.append(partial(self._on_change, name))
+
+    @property
+    def machines(self) -> Sequence[str]:
+        return list(self.plcs)
+
+    def _on_change(self, machine: str, path: str, value: TagValue) -> None:
+        if self.paths is not None and path not in self.paths:
+            return
+        self._pending.append(TagChange(machine, path, value, self.env._now))
+        if not self._scheduled:
+            self._scheduled = True
+            event = simpy.Event(self.env)
+            event._ok = True
+            event._value = None
+            event.callbacks.append(self._flush)
+            self.env.schedule(event, END_OF_INSTANT)
+
+    def _flush(self, _event: Any) -> None:
+        batch, self._pending = self._pending, []
+        self._scheduled = False
+        self.deliver(batch)
+
+    def initial_batch(self) -> list[TagChange]:
+        """Every subscribed tag's current value, as a batch (what a new subscription gets)."""
+        now = self.env.now
+        return [TagChange(name, path, plc.tags[path], now)
+                for name, plc in self.plcs.items() for path in plc.tags
+                if self.paths is None or path in self.paths]
+
+    def connect(self) -> None:
+        """Deliver the initial batch (synchronous :meth:`start` for runs without asyncio)."""
+        self.deliver(self.initial_batch())
+
+    async def start(self) -> None:
+        self.connect()
+
+    def write(self, machine: str, path: str, value: TagValue) -> None:
+        plc = self.plcs.get(machine)
+        if plc is None:
+            self.fail(TagWriteError(machine, path, "unknown machine"))
+            return
+        result = plc.write(path, value)
+        if not result.accepted:
+            self.fail(TagWriteError(machine, path, f"{result.status}: {result.message}"))
