@@ -109,3 +109,54 @@ class Buffer:
             self._getters.popleft().succeed(unit)
         else:
             self.queue.append(unit)
+
+
+class DispatchedBuffer(Buffer):
+    """A buffer whose units wait until someone (the MES, through the PLC) names them.
+
+    :meth:`authorize` releases an order; a server is handed the waiting unit of the oldest
+    authorised order that is present, never a unit it was not told to work on.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.authorized: list[str] = []
+        """Orders released to this station and not yet started, oldest first."""
+
+    def authorize(self, order: str) -> None:
+        """Release *order*: its unit may be worked on as soon as it is here."""
+        self.authorized.append(order)
+        self._serve()
+
+    def _pick(self) -> Unit | None:
+        for order in self.authorized:
+            for unit in self.queue:
+                if unit.order == order:
+                    self.authorized.remove(order)
+                    self.queue.remove(unit)
+                    self.held += 1
+                    return unit
+        return None
+
+    def take(self) -> Unit | None:
+        if self.paused:
+            return None
+        return self._pick()
+
+    def resume(self) -> None:
+        self.paused = False
+        self._serve()
+
+    def _admit(self, unit: Unit) -> None:
+        unit.t_enq = now = self.env._now
+        if self._log is not None:
+            self._log((now, ENTER, unit.serial, self.node))
+        self.queue.append(unit)
+        self._serve()
+
+    def _serve(self) -> None:
+        while self._getters and not self.paused:
+            unit = self._pick()
+            if unit is None:
+                return
+            self._getters.popleft().succeed(unit)

@@ -128,6 +128,10 @@ class Server:
             raise ValueError("speed factor must be positive")
         self.speed = factor
 
+    def dispatch(self, order: str) -> None:
+        """Release *order* to this machine's station (job download)."""
+        self.station.dispatch(order)
+
     def _begin(self, key: str, state: MachineState, reason: str) -> None:
         self._outages[key] = (int(state), reason)
         self._apply()

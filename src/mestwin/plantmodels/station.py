@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import simpy
 
-from mestwin.plantmodels.buffer import Buffer
+from mestwin.plantmodels.buffer import Buffer, DispatchedBuffer
 from mestwin.plantmodels.distributions import Sampler
 from mestwin.plantmodels.eventlog import EventKind
 from mestwin.plantmodels.losses import (
@@ -64,6 +64,7 @@ class Station:
         materials: list[MaterialUse] | None = None,
         planned: list[PlannedDowntime] | None = None,
         speed: float = 1.0,
+        dispatch: str = "fifo",
     ) -> None:
         self.plant = plant
         self.env = plant.env
@@ -74,6 +75,9 @@ class Station:
         self._any_time = process_time.get("*")
         self.ideal_cycle_time = ideal_cycle_time
         """PRU per product (ISO 22400): the design cycle time, before speed losses."""
+        self.dispatch_mode = dispatch
+        """``fifo``: servers take units first come first served; ``external``: only units
+        whose order was released by :meth:`dispatch` (an MES through the PLC)."""
         self.buffer = self.make_buffer(buffer)
         self.setups = setups
         self.families = families or {}
@@ -114,7 +118,14 @@ class Station:
 
     def make_buffer(self, capacity: int | None) -> Buffer:
         """Create the input buffer (assembly stations make a kit buffer instead)."""
-        return Buffer(self.env, self.servers, capacity, self.id, self.log)
+        kind = DispatchedBuffer if self.dispatch_mode == "external" else Buffer
+        return kind(self.env, self.servers, capacity, self.id, self.log)
+
+    def dispatch(self, order: str) -> None:
+        """Release *order* to this station (job download); only for ``external`` dispatch."""
+        if not isinstance(self.buffer, DispatchedBuffer):
+            raise ValueError(f"station {self.id!r} dispatches first come first served")
+        self.buffer.authorize(order)
 
     # -- what a PLC reads -------------------------------------------------------------
     @property

@@ -71,13 +71,15 @@ class ClosedLoop:
 
     @classmethod
     def build(cls, scenario: Scenario, scan_time_s: float = 10.0,
-              sinks: Iterable[EventSink] = ()) -> ClosedLoop:
+              sinks: Iterable[EventSink] = (), immediate_commands: bool = True) -> ClosedLoop:
         """Wire *scenario*; PLCs scan every *scan_time_s* (state and counts are published
-        at the instant they change whatever the scan time)."""
+        at the instant they change whatever the scan time) and, with
+        *immediate_commands*, take the MES's commands in the instant they are written."""
         env = simpy.Environment()
         plant = build_plant(scenario, env)
         line = line_name(scenario)
-        plcs = {m.id: VirtualPLC(m, line, m.id, env, scan_time_s)  # type: ignore[arg-type]
+        plcs = {m.id: VirtualPLC(m, line, m.id, env, scan_time_s,  # type: ignore[arg-type]
+                                 immediate_commands=immediate_commands)
                 for station in plant.stations.values() for m in station.machines()}
         source = InProcessSource(env, plcs, TAG_PATHS)
         ledger = ProductionLedger(scenario.warmup, scenario.horizon, ideal_cycle_times(plant))

@@ -95,6 +95,10 @@ STATION_ACTIONS: Mapping[Command, tuple[str, str]] = MappingProxyType({
 Start also releases a hold, so Start always means "run". Reset and Clear keep the station
 stopped, so a station repaired under an operator's Clear does not restart on its own."""
 
+_REQUESTS = frozenset({"PackTags.Command.CmdChangeRequest", "PackTags.Command.WorkOrder",
+                       "PackTags.Command.UnitModeChangeRequest",
+                       "PackTags.Command.StopReasonAck"})
+
 START_DATETIME = datetime(2025, 1, 1, tzinfo=UTC)
 """Default ``PACDateTime`` at simulated time 0 (fixed, so runs are reproducible)."""
 
@@ -210,10 +214,15 @@ class VirtualPLC:
                  start_datetime: datetime = START_DATETIME,
                  mirror: Mapping[tuple[int, str | None], State] = MIRROR,
                  identification: Identification | None = None,
-                 autostart: bool = True) -> None:
+                 autostart: bool = True, immediate_commands: bool = False) -> None:
         if scan_time_s <= 0:
             raise ValueError("scan_time_s must be positive")
         self.station = station
+        self.immediate_commands = immediate_commands
+        """Take command requests in the instant they are written, not at the next scan."""
+        self._scan_pending = False
+        self.downloaded: list[str] = []
+        """Work orders taken by job download, in order."""
         self.line = line
         self.machine = machine
         self.env = env
@@ -275,7 +284,21 @@ class VirtualPLC:
         result = self.check(path, value)
         if result.accepted and result.value is not None:
             self.tags.set(path, result.value)
+            if self.immediate_commands and path in _REQUESTS and result.value:
+                self._scan_now()
         return result
+
+    def _scan_now(self) -> None:
+        """Take a request in this instant (an event-driven command task) instead of at the
+        next cyclic scan."""
+        if not self._scan_pending:
+            self._scan_pending = True
+            event = self.env.timeout(0)
+            event.callbacks.append(self._scan_event)
+
+    def _scan_event(self, _event: object) -> None:
+        self._scan_pending = False
+        self.scan()
 
     def command(self, command: Command | int) -> None:
         """Write *command* and its change request, as an MES would (taken at the next scan)."""
@@ -354,6 +377,9 @@ class VirtualPLC:
         if setpoint > 0 and setpoint != self._speed_setpoint and design > 0:
             self.station.set_speed(setpoint / design)
             self._speed_setpoint = setpoint
+        order = str(tags["PackTags.Command.WorkOrder"])
+        if order:
+            self._download(order)
         if tags["PackTags.Command.StopReasonAck"]:
             tags.set("PackTags.Admin.StopReason.AckDateTime", self._pac(now))
             tags.set("PackTags.Command.StopReasonAck", False)
@@ -367,6 +393,18 @@ class VirtualPLC:
                 if reason:
                     self._set_stop_reason(reason, self.station.state, now)
             tags.set("PackTags.Command.CmdChangeRequest", False)
+
+    def _download(self, order: str) -> None:
+        """Job download: the machine takes the work order the MES wrote, then clears the
+        request (the same handshake as ``CmdChangeRequest``)."""
+        dispatch = getattr(self.station, "dispatch", None)
+        if dispatch is not None:
+            try:
+                dispatch(order)
+            except ValueError:
+                pass  # a machine that takes work first come first served runs what it has
+        self.downloaded.append(order)
+        self.tags.set("PackTags.Command.WorkOrder", "")
 
     def _act(self, method: str, reason: str) -> None:
         station = self.station

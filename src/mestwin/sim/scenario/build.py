@@ -152,6 +152,7 @@ def _add_station(plant: Plant, streams: RandomStreams, st: StationSpec,
         "buffer": st.buffer, "failures": per_server, "calendar_failures": calendar_failures,
         "setups": setups, "families": families, "quality": quality, "materials": materials,
         "planned": _planned(calendar + st.planned_downtime), "speed": st.speed,
+        "dispatch": st.dispatch,
     }
     if st.bom is not None and st.output is not None:
         plant.add_assembly(st.id, bom=st.bom, output=st.output, **common)

@@ -134,6 +134,8 @@ class StationSpec(_Model):
     speed: float = Field(default=1.0, gt=0, description="Actual / design speed (speed loss)")
     planned_downtime: list[PlannedDowntimeSpec] = Field(default_factory=list)
     materials: list[MaterialSpec] = Field(default_factory=list)
+    dispatch: Literal["fifo", "external"] = Field(
+        default="fifo", description="external: work only on orders the MES dispatches")
     bom: dict[Id, int] | None = Field(default=None,
                                       description="Assembly: component -> quantity per unit")
     output: Id | None = Field(default=None, description="Assembly: the product made")
