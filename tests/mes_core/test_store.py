@@ -255,5 +255,5 @@ def test_schema_compiles_for_postgresql() -> None:
 
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     ddl = [str(CreateTable(t).compile(dialect=dialect)) for t in Base.metadata.sorted_tables]
-    assert len(ddl) == len(Base.metadata.tables) == 12
+    assert len(ddl) == len(Base.metadata.tables) == 17
     assert any("CHECK (kind <> 'serial' OR quantity = 1)" in d for d in ddl)

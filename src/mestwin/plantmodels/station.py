@@ -147,9 +147,10 @@ class Station:
         return self.servers * 3600.0 / mean if mean > 0 else 0.0
 
     # -- what a PLC writes --------------------------------------------------------------
-    def machines(self) -> list[Station | Server]:
-        """What PLCs control: the station itself if it has one server, else each server."""
-        return [self] if self.servers == 1 else list(self.pool)
+    def machines(self) -> list[Server]:
+        """What PLCs control: each server is one machine (named like the station when it
+        has only one)."""
+        return list(self.pool)
 
     def stop(self, reason: str = "operator_stop") -> None:
         """Stop at once; work in progress pauses and resumes on :meth:`start`."""

@@ -2,10 +2,13 @@
 
 Same interface as the OPC UA and Modbus transports (:class:`TagSource`), for fast runs. It
 listens to every change of the PLCs' :class:`~mestwin.virtual_plc.tags.TagValues` at its
-simulated time and delivers one batch per simulated instant, *after* every other event of
-that instant (a SimPy event of lower priority than NORMAL): completions and arrivals at one
-instant are all known to the MES before it decides anything, which is what makes a
-dispatching MES build non-delay schedules. Writes go straight to ``VirtualPLC.write``.
+simulated time and delivers one batch per simulated instant. With *end_of_instant* (what a
+dispatching MES needs) the batch is delivered *after* every other event of that instant (a
+SimPy event of lower priority than NORMAL): completions and arrivals at one instant are all
+known to the MES before it decides anything, which is what makes it build non-delay
+schedules. Without it (data collection only) a batch is delivered when the first change of a
+later instant arrives, or on :meth:`InProcessSource.flush`: same batches, no extra events.
+Writes go straight to ``VirtualPLC.write``.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ class InProcessSource(TagSource):
     """Tag changes of *plcs* (machine name -> PLC) on *env*, filtered to *paths* if given."""
 
     def __init__(self, env: simpy.Environment, plcs: Mapping[str, VirtualPLC],
-                 paths: Collection[str] | None = None) -> None:
+                 paths: Collection[str] | None = None, end_of_instant: bool = True) -> None:
         super().__init__()
         self.env = env
+        self.end_of_instant = end_of_instant
+        self._instant = -1.0
         self.plcs = dict(plcs)
         self.paths = None if paths is None else frozenset(paths)
         self._pending: list[TagChange] = []
@@ -45,7 +50,14 @@ class InProcessSource(TagSource):
     def _on_change(self, machine: str, path: str, value: TagValue) -> None:
         if self.paths is not None and path not in self.paths:
             return
-        self._pending.append(TagChange(machine, path, value, self.env._now))
+        now = self.env._now
+        if not self.end_of_instant:
+            if now != self._instant and self._pending:
+                self.flush()
+            self._instant = now
+            self._pending.append(TagChange(machine, path, value, now))
+            return
+        self._pending.append(TagChange(machine, path, value, now))
         if not self._scheduled:
             self._scheduled = True
             event = simpy.Event(self.env)
@@ -55,8 +67,12 @@ class InProcessSource(TagSource):
             self.env.schedule(event, END_OF_INSTANT)
 
     def _flush(self, _event: Any) -> None:
-        batch, self._pending = self._pending, []
         self._scheduled = False
+        self.flush()
+
+    def flush(self) -> None:
+        """Deliver what is pending now (end of a run, or of a lazily delivered instant)."""
+        batch, self._pending = self._pending, []
         self.deliver(batch)
 
     def initial_batch(self) -> list[TagChange]:

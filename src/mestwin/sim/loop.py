@@ -71,17 +71,20 @@ class ClosedLoop:
 
     @classmethod
     def build(cls, scenario: Scenario, scan_time_s: float = 10.0,
-              sinks: Iterable[EventSink] = (), immediate_commands: bool = True) -> ClosedLoop:
+              sinks: Iterable[EventSink] = (), immediate_commands: bool = True,
+              end_of_instant: bool = False) -> ClosedLoop:
         """Wire *scenario*; PLCs scan every *scan_time_s* (state and counts are published
         at the instant they change whatever the scan time) and, with
-        *immediate_commands*, take the MES's commands in the instant they are written."""
+        *immediate_commands*, take the MES's commands in the instant they are written;
+        *end_of_instant* delivers each instant's tag changes after all its events (what a
+        dispatching MES needs, see :class:`InProcessSource`)."""
         env = simpy.Environment()
         plant = build_plant(scenario, env)
         line = line_name(scenario)
         plcs = {m.id: VirtualPLC(m, line, m.id, env, scan_time_s,  # type: ignore[arg-type]
                                  immediate_commands=immediate_commands)
                 for station in plant.stations.values() for m in station.machines()}
-        source = InProcessSource(env, plcs, TAG_PATHS)
+        source = InProcessSource(env, plcs, TAG_PATHS, end_of_instant=end_of_instant)
         ledger = ProductionLedger(scenario.warmup, scenario.horizon, ideal_cycle_times(plant))
         extra = list(sinks)
         collector = Collector(reason_codes(), [ledger, *extra],
@@ -95,4 +98,5 @@ class ClosedLoop:
         """Run to *until* (default: the horizon) and close the MES's open intervals."""
         end = self.scenario.horizon if until is None else until
         self.plant.run(end, progress)
+        self.source.flush()
         self.collector.close(end)

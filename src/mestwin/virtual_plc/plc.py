@@ -29,6 +29,7 @@ carry the retained data (AccCounts...) across a restart.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import math
 from collections.abc import Generator, Mapping
@@ -109,6 +110,10 @@ _COUNTERS: tuple[tuple[str, int, str], ...] = (
     ("PackTags.Admin.ProdDefectiveCount[2]", 4, "Rework"),
     ("PackTags.Admin.ProdConsumedCount[0]", 5, "Consumed"),
 )
+
+_PREFIXES = tuple(prefix for prefix, _, _ in _COUNTERS)
+_ACC_PATHS = tuple(f"{prefix}.AccCount" for prefix in _PREFIXES)
+_COUNT_PATHS = tuple(f"{prefix}.Count" for prefix in _PREFIXES)
 
 
 def _station_counts(station: StationPort) -> dict[str, int]:
@@ -243,6 +248,8 @@ class VirtualPLC:
         counts = _station_counts(station)
         self._counters = {prefix: _Counter(origin=value) for prefix, value in counts.items()}
         self._speed_setpoint = 0.0
+        self._last_counts: tuple[int, ...] | None = None
+        self._last_serial: str | None = "\0"
         self._init_tags(identification or Identification())
         observers = getattr(station, "observers", None)
         if observers is not None:
@@ -339,6 +346,7 @@ class VirtualPLC:
         self.packml.change_mode(data.unit_mode, self.env.now)
         if data.mach_speed > 0:
             self.write("PackTags.Command.MachSpeed", data.mach_speed)
+        self._last_counts = None
         self._update_tags()
 
     def reset_counters(self) -> None:
@@ -350,6 +358,7 @@ class VirtualPLC:
             counter.origin = counts[prefix]
         self._acc_time_base = 0.0
         self._reset_time = self.env.now
+        self._last_counts = None
         self._update_tags()
 
     # -- the scan -----------------------------------------------------------------------
@@ -399,10 +408,9 @@ class VirtualPLC:
         request (the same handshake as ``CmdChangeRequest``)."""
         dispatch = getattr(self.station, "dispatch", None)
         if dispatch is not None:
-            try:
+            # a machine that takes work first come first served runs what it has
+            with contextlib.suppress(ValueError):
                 dispatch(order)
-            except ValueError:
-                pass  # a machine that takes work first come first served runs what it has
         self.downloaded.append(order)
         self.tags.set("PackTags.Command.WorkOrder", "")
 
@@ -486,11 +494,20 @@ class VirtualPLC:
         self._update_oee_tags()
 
     def _update_counters(self) -> None:
-        put = self.tags.set
-        for prefix, value in _station_counts(self.station).items():
+        st = self.station
+        produced = st.produced
+        values = (produced, produced - st.good, st.scrap, st.rework, st.consumed)
+        if values == self._last_counts:
+            return
+        put, last = self.tags.set, self._last_counts
+        self._last_counts = values
+        for i, (prefix, value) in enumerate(zip(_PREFIXES, values, strict=True)):
+            if last is not None and last[i] == value:
+                continue
             counter = self._counters[prefix]
-            put(f"{prefix}.AccCount", self._acc(prefix, value))
-            put(f"{prefix}.Count",
+            put(_ACC_PATHS[i], min(ACC_COUNT_MAX,
+                                   counter.acc_base + max(0, value - counter.origin)))
+            put(_COUNT_PATHS[i],
                 (counter.count_base + max(0, value - counter.origin)) % COUNT_MODULUS)
 
     def _update_oee_tags(self) -> None:
@@ -500,12 +517,15 @@ class VirtualPLC:
         st, tags, put = self.station, self.tags, self.tags.set
         physical = int(st.state)
         code = 0 if physical == PROCESSING else stop_reason(st.reason).id
-        put("PackTags.Status.CurrentWorkOrder", (st.current_order or "")[:32])
-        put("PackTags.Status.CurrentLot", (st.current_lot or "")[:32])
-        put("PackTags.Status.CurrentProduct", (getattr(st, "current_product", None) or "")[:32])
-        consumed = getattr(st, "current_consumed", ())
-        put("PackTags.Status.Consumed", _consumed_text(consumed))
-        put("PackTags.Status.CurrentSerial", (st.current_serial or "")[:32])
+        serial = st.current_serial
+        if serial != self._last_serial:
+            self._last_serial = serial
+            put("PackTags.Status.CurrentWorkOrder", (st.current_order or "")[:32])
+            put("PackTags.Status.CurrentLot", (st.current_lot or "")[:32])
+            put("PackTags.Status.CurrentProduct",
+                (getattr(st, "current_product", None) or "")[:32])
+            put("PackTags.Status.Consumed", _consumed_text(getattr(st, "current_consumed", ())))
+            put("PackTags.Status.CurrentSerial", (serial or "")[:32])
         if (tags["PackTags.Status.MachineState"] != physical
                 or tags["PackTags.Status.StateReason"] != code):
             put("PackTags.Status.StateChangeTime", float(self.env.now))

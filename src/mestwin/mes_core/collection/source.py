@@ -15,16 +15,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 TagValue = bool | int | float | str | datetime
 """A tag value as the MES sees it."""
 
 
-@dataclass(frozen=True, slots=True)
-class TagChange:
-    """Tag *path* of *machine* took *value* at *time* (seconds on the plant's clock)."""
+class TagChange(NamedTuple):
+    """Tag *path* of *machine* took *value* at *time* (seconds on the plant's clock).
+
+    A named tuple: one is made per tag change on the hot path."""
 
     machine: str
     path: str

@@ -1,8 +1,9 @@
 """Dispatching for the MES core: priority rules, dispatch lists and the job-shop reference.
 
 ISA-95 Part 3 names dispatching the MES activity that releases work to work centres in a
-rule-given order; :mod:`.jobshop` holds the benchmark instances and the non-delay schedule
-builder that a simulated shop is validated against.
+rule-given order; :mod:`.dispatcher` does it through the machines' PLCs; :mod:`.jobshop`
+holds the benchmark instances and the non-delay schedule builder that a simulated shop is
+validated against.
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from mestwin.mes_core.dispatching.dispatch_list import (
     candidates_at,
     dispatch_list,
     order,
+)
+from mestwin.mes_core.dispatching.dispatcher import (
+    WORK_ORDER,
+    Dispatcher,
+    DispatchRecord,
+    jobs_from_routings,
 )
 from mestwin.mes_core.dispatching.jobshop import (
     Instance,
@@ -61,9 +68,12 @@ __all__ = [
     "RULES",
     "SOPN",
     "SPT",
+    "WORK_ORDER",
     "Candidate",
     "DispatchContext",
     "DispatchList",
+    "DispatchRecord",
+    "Dispatcher",
     "Instance",
     "Job",
     "JobProgress",
@@ -78,6 +88,7 @@ __all__ = [
     "check_schedule",
     "dispatch_list",
     "get_rule",
+    "jobs_from_routings",
     "load_benchmark",
     "load_instance",
     "non_delay_schedule",

@@ -35,6 +35,8 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
+from mestwin.mes_core.losses import SixBigLoss
+
 __all__ = [
     "AuditRecord",
     "AuditTrailError",
@@ -56,6 +58,7 @@ __all__ = [
     "Routing",
     "RoutingOperation",
     "SerialNumber",
+    "TimeElement",
     "trace",
 ]
 
@@ -323,8 +326,35 @@ def trace(session: Session, lot_id: int, direction: Literal["backward", "forward
     return {node for node in session.scalars(select(reach.c.node)) if node != lot_id}
 
 
+class TimeElement(enum.StrEnum):
+    """The ISO 22400-2 leaf time element an interval of a work unit is booked to.
+
+    Every second of planned operation time belongs to exactly one of these; the composite
+    elements follow (``AUPT = APT + ASUT``, ``AUBT = AUPT + ADET``, ``PBT = AUBT + ADOT``,
+    ``POT = PBT + PDOT``).
+    """
+
+    APT = "APT"
+    """Actual production time (PackML Execute, producing)."""
+    ASUT = "ASUT"
+    """Actual setup time."""
+    ADET = "ADET"
+    """Actual unit delay time: breakdowns, minor stops, Held/Suspended during an order."""
+    ADOT = "ADOT"
+    """Actual unit down time: available but running no order (Stopped, Idle, Aborted)."""
+    PDOT = "PDOT"
+    """Planned down time: breaks, planned maintenance."""
+
+
 class EquipmentStateEvent(Base):
-    """A work unit was in *state* (with *reason*) from *start* to *end* (open while None)."""
+    """A work unit was in *state* (with *reason*) from *start* to *end* (open while None).
+
+    *element* is the ISO 22400-2 time element the interval counts toward and *loss* its
+    six-big-loss class; both are set by the data collector, which knows the order context
+    (``None`` for *element*: derive it from *state*; ``None`` for *loss*: classify *reason*
+    with a :class:`~mestwin.mes_core.losses.LossTaxonomy`, or no loss for running time).
+    Intervals outside planned operation time are simply not written.
+    """
 
     __tablename__ = "equipment_state_event"
     __table_args__ = (Index("ix_state_event_unit_start", "work_unit_id", "start"),)
@@ -334,10 +364,19 @@ class EquipmentStateEvent(Base):
     end: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(String(64), default="")
+    element: Mapped[TimeElement | None] = mapped_column(_enum(TimeElement), nullable=True)
+    loss: Mapped[SixBigLoss | None] = mapped_column(_enum(SixBigLoss), nullable=True)
 
 
 class ProductionCount(Base):
-    """Quantities a work unit reported for an interval (PackML Admin counters, deltas)."""
+    """Quantities a work unit reported at *at* (PackML Admin counters, as deltas).
+
+    Each row is a delta since the previous row of the work unit (the collector turns the
+    non-resetting AccCount into deltas and handles Int32 wrap-around), attributed wholly to
+    the instant *at*: write at least one row per shift boundary for exact per-shift counts.
+    *good* is GQ as reported (``PQ - SQ`` from PackML). *ideal_cycle_time* is the planned
+    run time per unit (ISO 22400-2 PRU) of the product counted, needed for effectiveness.
+    """
 
     __tablename__ = "production_count"
     __table_args__ = (Index("ix_count_unit_at", "work_unit_id", "at"),)
@@ -351,6 +390,7 @@ class ProductionCount(Base):
     good: Mapped[float] = mapped_column(Float, default=0.0)
     scrap: Mapped[float] = mapped_column(Float, default=0.0)
     rework: Mapped[float] = mapped_column(Float, default=0.0)
+    ideal_cycle_time: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class AuditTrailError(RuntimeError):

@@ -1,0 +1,73 @@
+"""The MES core's HTTP API (FastAPI, OpenAPI generated at ``/openapi.json`` and ``/docs``).
+
+Resources: production orders and their release, dispatch lists of work centres, OEE per work
+unit / line / shift, downtime Pareto, six big losses and MTBF/MTTR, lots and consumptions,
+backward / forward trace and where-used, holds, specs, inspection results and NCRs.
+Domain errors map to HTTP: unknown ids 404, state conflicts 409 (a held lot, an order that is
+not planned, a lot that is not held, a duplicate code), bad values 422; every error body is
+``{"detail": <reason>}``. Serve it bound to 127.0.0.1, e.g.
+``uvicorn --factory ... --host 127.0.0.1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mestwin.mes_core.api import materials, orders, quality, reports
+from mestwin.mes_core.api.deps import ApiConfig
+from mestwin.mes_core.errors import HeldLotError, NotFoundError, StateConflictError
+from mestwin.mes_core.losses import LossTaxonomy
+from mestwin.mes_core.quality import StopHook
+from mestwin.mes_core.reporting import ShiftCalendar
+
+__all__ = ["create_app"]
+
+
+def _error(code: int, detail: object) -> JSONResponse:
+    return JSONResponse(status_code=code, content={"detail": detail})
+
+
+async def _not_found(_request: Request, exc: Exception) -> JSONResponse:
+    return _error(status.HTTP_404_NOT_FOUND, str(exc.args[0] if exc.args else exc))
+
+
+async def _conflict(_request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, HeldLotError):
+        return _error(status.HTTP_409_CONFLICT, {"message": str(exc),
+                                                 "hold_ids": list(exc.hold_ids)})
+    return _error(status.HTTP_409_CONFLICT, str(exc))
+
+
+async def _integrity(_request: Request, exc: Exception) -> JSONResponse:
+    return _error(status.HTTP_409_CONFLICT, f"conflicts with stored data: {exc.args[0]}")
+
+
+async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
+    return _error(422, str(exc))
+
+
+def create_app(
+    session_factory: sessionmaker[Session], *, taxonomy: LossTaxonomy | None = None,
+    calendar: ShiftCalendar | None = None, pru: Mapping[str, float] | None = None,
+    on_stop: StopHook | None = None,
+) -> FastAPI:
+    """Build the MES API over the store that *session_factory* opens.
+
+    *taxonomy*, *calendar* and *pru* feed the reports (see :class:`.deps.ApiConfig`);
+    *on_stop* receives each quality-gate stop after it is committed.
+    """
+    app = FastAPI(title="mestwin MES core", version="0.1.0",
+                  description="ISA-95 level 3 services of the mestwin digital twin.")
+    app.state.mes = ApiConfig(session_factory, taxonomy, calendar, dict(pru or {}), on_stop)
+    app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(StateConflictError, _conflict)
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(ValueError, _invalid)
+    for module in (orders, reports, materials, quality):
+        app.include_router(module.router)
+    return app

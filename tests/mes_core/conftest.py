@@ -1,0 +1,53 @@
+"""Shared fixtures of the MES core tests: a real SQLite file store and a small plant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from mestwin.mes_core.store import (
+    Equipment,
+    EquipmentLevel,
+    create_all,
+    make_engine,
+    session_factory,
+)
+
+
+@pytest.fixture
+def store_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A fresh MES store in a SQLite file (WAL, foreign keys on)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'mes.db'}")
+    create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store_factory(store_engine: Engine) -> sessionmaker[Session]:
+    """The session factory of :func:`store_engine`."""
+    return session_factory(store_engine)
+
+
+@pytest.fixture
+def db(store_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One session on the store."""
+    with store_factory() as session:
+        yield session
+
+
+def build_plant(session: Session) -> dict[str, Equipment]:
+    """Site S1 > area A1 > line L1 > work centre WC1 > work units WU1, WU2."""
+    site = Equipment(code="S1", level=EquipmentLevel.SITE)
+    area = Equipment(code="A1", level=EquipmentLevel.AREA, parent=site)
+    line = Equipment(code="L1", level=EquipmentLevel.LINE, parent=area)
+    wc = Equipment(code="WC1", level=EquipmentLevel.WORK_CENTRE, parent=line)
+    wu1 = Equipment(code="WU1", level=EquipmentLevel.WORK_UNIT, parent=wc)
+    wu2 = Equipment(code="WU2", level=EquipmentLevel.WORK_UNIT, parent=wc)
+    session.add(site)
+    session.commit()
+    return {"S1": site, "A1": area, "L1": line, "WC1": wc, "WU1": wu1, "WU2": wu2}

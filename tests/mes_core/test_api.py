@@ -1,0 +1,270 @@
+"""The MES HTTP API on a real SQLite file through FastAPI's TestClient: orders, dispatch
+lists, OEE and downtime reports, trace, holds, inspections and NCRs; bad requests get a 4xx
+with the reason."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mestwin.mes_core.api import create_app
+from mestwin.mes_core.losses import LossTaxonomy
+from mestwin.mes_core.quality import StopRequest
+from mestwin.mes_core.reporting import ShiftCalendar, ShiftPattern
+from mestwin.mes_core.store import (
+    AuditRecord,
+    EquipmentStateEvent,
+    Item,
+    ProductionCount,
+    Routing,
+    RoutingOperation,
+    TimeElement,
+)
+from tests.mes_core.conftest import build_plant
+
+DAY0 = datetime(2024, 5, 6, tzinfo=UTC)
+
+
+def h(hours: float) -> str:
+    return (DAY0 + timedelta(hours=hours)).isoformat()
+
+
+@pytest.fixture
+def stops() -> list[StopRequest]:
+    return []
+
+
+@pytest.fixture
+def client(store_factory: sessionmaker[Session], stops: list[StopRequest]) -> Iterator[TestClient]:
+    """The API over a store with the plant, items BOTTLE/CAP and routing R-BOTTLE
+    (10 fill at WC1: setup 60 s, 1.2 s/unit; 20 cap at WC1: 0.5 s/unit)."""
+    with store_factory() as db:
+        eq = build_plant(db)
+        bottle, cap = Item(code="BOTTLE"), Item(code="CAP")
+        db.add_all([bottle, cap])
+        db.flush()
+        routing = Routing(code="R-BOTTLE", item_id=bottle.id)
+        routing.operations = [
+            RoutingOperation(sequence=10, work_centre_id=eq["WC1"].id, setup_time=60,
+                             cycle_time=1.2, family="still"),
+            RoutingOperation(sequence=20, work_centre_id=eq["WC1"].id, cycle_time=0.5),
+        ]
+        db.add(routing)
+        wu1 = eq["WU1"].id
+        db.add_all([
+            EquipmentStateEvent(work_unit_id=wu1, start=DAY0 + timedelta(hours=6),
+                                end=DAY0 + timedelta(hours=10), state="Execute",
+                                element=TimeElement.APT),
+            EquipmentStateEvent(work_unit_id=wu1, start=DAY0 + timedelta(hours=10),
+                                end=DAY0 + timedelta(hours=11), state="Aborted",
+                                reason="motor", element=TimeElement.ADET),
+            EquipmentStateEvent(work_unit_id=wu1, start=DAY0 + timedelta(hours=11),
+                                end=DAY0 + timedelta(hours=14), state="Execute",
+                                element=TimeElement.APT),
+            ProductionCount(work_unit_id=wu1, at=DAY0 + timedelta(hours=9), produced=9000,
+                            good=8800, scrap=200, ideal_cycle_time=2.0),
+        ])
+        db.commit()
+    calendar = ShiftCalendar(DAY0, (ShiftPattern("early", 6 * 3600, 14 * 3600),
+                                    ShiftPattern("late", 14 * 3600, 22 * 3600)))
+    app = create_app(store_factory, taxonomy=LossTaxonomy({"motor": "breakdown"}),
+                     calendar=calendar, on_stop=stops.append)
+    with TestClient(app) as c:
+        yield c
+
+
+def ok(response: Any, code: int = 200) -> Any:
+    assert response.status_code == code, response.text
+    return response.json()
+
+
+def test_openapi_lists_every_resource(client: TestClient) -> None:
+    """The generated OpenAPI document has the orders, dispatch, OEE, downtime, trace, hold,
+    inspection and NCR paths."""
+    paths = ok(client.get("/openapi.json"))["paths"]
+    for path in ("/orders", "/orders/{code}", "/orders/{code}/release",
+                 "/work-centres/{code}/dispatch-list", "/oee/{equipment}",
+                 "/oee/{equipment}/shifts", "/downtime/{equipment}/pareto",
+                 "/downtime/{equipment}/losses", "/trace/{code}/backward",
+                 "/trace/{code}/forward", "/holds", "/holds/{lot}", "/inspections", "/ncrs"):
+        assert path in paths, path
+
+
+def test_orders_create_release_list_and_get(client: TestClient) -> None:
+    """An order made from a routing gets its operations; release makes the first ready and is
+    audited; errors name the reason: unknown item 404, duplicate 409, bad quantity 422,
+    releasing twice 409, releasing to a work unit 422."""
+    body = ok(client.post("/orders", json={"code": "PO-1", "item": "BOTTLE", "quantity": 1000,
+                                           "routing": "R-BOTTLE", "due_date": h(20)}), 201)
+    assert body["state"] == "planned"
+    assert [(o["sequence"], o["work_centre"]) for o in body["operations"]] == [
+        (10, "WC1"), (20, "WC1")]
+    assert "NOPE" in ok(client.post("/orders", json={"code": "PO-2", "item": "NOPE",
+                                                     "quantity": 1}), 404)["detail"]
+    assert "already exists" in ok(client.post("/orders", json={
+        "code": "PO-1", "item": "BOTTLE", "quantity": 1}), 409)["detail"]
+    detail = ok(client.post("/orders", json={"code": "PO-3", "item": "BOTTLE",
+                                             "quantity": -5}), 422)["detail"]
+    assert detail[0]["loc"][-1] == "quantity"
+    released = ok(client.post("/orders/PO-1/release", json={"who": "planner",
+                                                            "why": "due today"}))
+    assert released["state"] == "released"
+    assert released["operations"][0]["state"] == "ready"
+    assert "not planned" in ok(client.post("/orders/PO-1/release", json={}), 409)["detail"]
+    ok(client.post("/orders", json={"code": "PO-4", "item": "BOTTLE", "quantity": 10}), 201)
+    assert "work centre" in ok(client.post("/orders/PO-4/release",
+                                           json={"work_centre": "WU1"}), 422)["detail"]
+    assert "no routing" in ok(client.post("/orders/PO-4/release", json={}), 422)["detail"]
+    ok(client.post("/orders/PO-4/release", json={"work_centre": "WC1"}))
+    assert [o["code"] for o in ok(client.get("/orders", params={"state": "released"}))] == [
+        "PO-1", "PO-4"]
+    assert ok(client.get("/orders/PO-4"))["operations"][0]["work_centre"] == "WC1"
+    ok(client.get("/orders/PO-9"), 404)
+
+
+def test_dispatch_list_orders_by_rule_and_rejects_unknown_rules(client: TestClient) -> None:
+    """SPT puts the shorter job first, EDD the earlier due date; an unknown rule is a 422
+    that lists the valid rules; an unknown work centre is a 404."""
+    for code, qty, due in (("PO-A", 100, 30), ("PO-B", 50, 40), ("PO-C", 10, 20)):
+        ok(client.post("/orders", json={"code": code, "item": "BOTTLE", "quantity": qty,
+                                        "routing": "R-BOTTLE", "due_date": h(due)}), 201)
+        if code != "PO-C":
+            ok(client.post(f"/orders/{code}/release", json={}))
+    spt = ok(client.get("/work-centres/WC1/dispatch-list", params={"rule": "SPT",
+                                                                  "now": h(8)}))
+    assert [(r["order"], r["sequence"]) for r in spt["rows"]] == [("PO-B", 10), ("PO-A", 10)]
+    assert spt["rows"][0]["processing_time"] == pytest.approx(60 + 1.2 * 50)
+    assert spt["rows"][0]["remaining_ops"] == 2
+    edd = ok(client.get("/work-centres/WC1/dispatch-list", params={"rule": "edd"}))
+    assert [r["order"] for r in edd["rows"]] == ["PO-A", "PO-B"]
+    bad = ok(client.get("/work-centres/WC1/dispatch-list", params={"rule": "RANDOM"}), 422)
+    assert "RANDOM" in bad["detail"]
+    assert "SPT" in bad["detail"]
+    assert "ATC" in bad["detail"]
+    ok(client.get("/work-centres/WC9/dispatch-list"), 404)
+
+
+def test_oee_shift_pareto_losses_and_reliability(client: TestClient) -> None:
+    """WU1 over 06:00-14:00: APT 7 h, ADET 1 h; OEE = PRU x GQ / PBT; the line rolls up;
+    the early shift holds it all; the motor breakdown heads the Pareto; a reversed window is
+    a 422 and an unknown equipment a 404."""
+    window = {"start": h(6), "end": h(14)}
+    unit = ok(client.get("/oee/WU1", params=window))
+    assert (unit["time"]["apt"], unit["time"]["adet"], unit["time"]["pbt"]) == (25200, 3600,
+                                                                              28800)
+    assert unit["kpis"]["oee"] == pytest.approx(2 * 8800 / 28800)
+    line = ok(client.get("/oee/L1", params=window))
+    assert [u["work_unit"] for u in line["units"]] == ["WU1", "WU2"]
+    assert line["kpis"]["oee"] == pytest.approx(unit["kpis"]["oee"])
+    shifts = ok(client.get("/oee/WU1/shifts", params={"start": h(6), "end": h(22)}))
+    assert [(s["shift"], s["time"]["apt"]) for s in shifts] == [("early", 25200), ("late", 0)]
+    pareto = ok(client.get("/downtime/WU1/pareto", params=window))
+    assert [(r["reason"], r["duration"]) for r in pareto] == [("motor", 3600)]
+    losses = ok(client.get("/downtime/L1/losses", params=window))
+    assert losses["durations"]["breakdown"] == 3600
+    assert losses["durations"]["reduced_speed"] == pytest.approx(25200 - 18000)
+    rel = ok(client.get("/downtime/L1/reliability", params=window))
+    assert (rel[0]["equipment"], rel[0]["failures"], rel[0]["mttr"]) == ("WU1", 1, 3600)
+    assert rel[-1]["equipment"] == "L1"
+    assert "not after" in ok(client.get("/oee/WU1", params={"start": h(14), "end": h(6)}),
+                             422)["detail"]
+    ok(client.get("/oee/NOPE", params=window), 404)
+    ok(client.get("/oee/WU1"), 422)
+    ok(client.get("/downtime/WU1/pareto", params={**window, "by": "cost"}), 422)
+
+
+def test_trace_holds_and_held_consumption(client: TestClient, store_factory: Any) -> None:
+    """Caps lot C goes into bottles; holding C makes a bottle non-consumable and a
+    consumption of it a 409 naming the hold; the release (DELETE with who and why) is
+    audited; releasing again is a 409; trace and where-used follow the links."""
+    ok(client.post("/lots", json={"code": "C", "item": "CAP", "quantity": 100}), 201)
+    ok(client.post("/lots", json={"code": "B-LOT", "item": "BOTTLE", "quantity": 10}), 201)
+    ok(client.post("/lots", json={"code": "B1", "item": "BOTTLE", "kind": "serial",
+                                  "lot": "B-LOT"}), 201)
+    ok(client.post("/lots", json={"code": "CASE", "item": "BOTTLE", "quantity": 1}), 201)
+    ok(client.post("/consumptions", json={"parent": "C", "child": "B1", "quantity": 1,
+                                          "event_id": "cap-1"}), 201)
+    ok(client.post("/lots", json={"code": "C", "item": "CAP"}), 409)
+    ok(client.post("/lots", json={"code": "X", "item": "CAP", "kind": "serial"}), 422)
+    assert [n["code"] for n in ok(client.get("/trace/B1/backward"))["nodes"]] == ["C"]
+    assert [n["code"] for n in ok(client.get("/trace/C/forward"))["nodes"]] == ["B1"]
+    assert [n["code"] for n in ok(client.get("/trace/C/where-used",
+                                             params={"item": "BOTTLE"}))["nodes"]] == ["B1"]
+    ok(client.get("/trace/NOPE/backward"), 404)
+    hold = ok(client.post("/holds", json={"lot": "C", "who": "qa", "why": "recall"}), 201)
+    assert hold["released_at"] is None
+    assert ok(client.get("/lots/B1"))["consumable"] is False
+    assert ok(client.get("/lots/C"))["disposition"] == "Restricted"
+    refused = ok(client.post("/consumptions", json={"parent": "B1", "child": "CASE",
+                                                    "quantity": 1, "event_id": "pack"}), 409)
+    assert refused["detail"]["hold_ids"] == [hold["id"]]
+    ok(client.post("/holds", json={"lot": "C", "who": "qa", "why": "again"}), 409)
+    ok(client.post("/holds", json={"lot": "C", "who": "", "why": "x"}), 422)
+    assert [x["lot"] for x in ok(client.get("/holds"))] == ["C"]
+    ok(client.delete("/holds/C", params={"who": "qa-lead"}), 422)
+    released = ok(client.delete("/holds/C", params={"who": "qa-lead", "why": "cleared"}))
+    assert (released["released_by"], released["release_reason"]) == ("qa-lead", "cleared")
+    assert "not on hold" in ok(client.delete("/holds/C", params={"who": "a", "why": "b"}),
+                               409)["detail"]
+    ok(client.post("/consumptions", json={"parent": "B1", "child": "CASE", "quantity": 1,
+                                          "event_id": "pack"}), 201)
+    with store_factory() as db:
+        trail = db.scalars(select(AuditRecord).where(AuditRecord.field == "hold")
+                           .order_by(AuditRecord.id)).all()
+        assert [(r.new_value, r.who, r.why) for r in trail] == [
+            ("held", "qa", "recall"), ("released", "qa-lead", "cleared")]
+
+
+def test_inspection_failure_stops_the_operation_and_opens_an_ncr(
+    client: TestClient, stops: list[StopRequest], store_factory: Any
+) -> None:
+    """A spec and a gate on fill; a good result passes; a bad one answers the stop command,
+    calls the hook, holds the order and opens an NCR that can be dispositioned and closed."""
+    with store_factory() as db:
+        fill = db.scalars(select(RoutingOperation).where(RoutingOperation.sequence == 10)).one()
+        fill_id = fill.id
+    spec = ok(client.post("/specs", json={"routing_operation_id": fill_id,
+                                          "characteristic": "fill_ml", "lsl": 495,
+                                          "usl": 505}), 201)
+    ok(client.post("/specs", json={"routing_operation_id": fill_id, "characteristic": "x"}),
+       422)
+    from mestwin.mes_core.quality import add_gate
+
+    with store_factory() as db:
+        add_gate(db, routing_operation_id=fill_id)
+        db.commit()
+    order = ok(client.post("/orders", json={"code": "PO-Q", "item": "BOTTLE", "quantity": 5,
+                                            "routing": "R-BOTTLE"}), 201)
+    op_id = order["operations"][0]["id"]
+    good = ok(client.post("/inspections", json={"spec_id": spec["id"], "value": 500,
+                                                "inspector": "op", "order_operation_id": op_id}),
+              201)
+    assert (good["passed"], good["stop"], good["ncr"]) == (True, None, None)
+    bad = ok(client.post("/inspections", json={"spec_id": spec["id"], "value": 520,
+                                               "inspector": "op", "order_operation_id": op_id}),
+             201)
+    assert bad["passed"] is False
+    assert bad["stop"]["command"] == "Hold"
+    assert bad["stop"]["work_centre"] == "WC1"
+    assert [s.order_code for s in stops] == ["PO-Q"]
+    assert ok(client.get("/orders/PO-Q"))["state"] == "held"
+    ok(client.post("/inspections", json={"spec_id": 999, "value": 1, "inspector": "op"}), 404)
+    ncrs = ok(client.get("/ncrs", params={"status": "open"}))
+    assert [n["code"] for n in ncrs] == [bad["ncr"]]
+    ok(client.post(f"/ncrs/{bad['ncr']}/close", json={"who": "qa", "why": "x"}), 409)
+    ok(client.post(f"/ncrs/{bad['ncr']}/disposition",
+                   json={"disposition": "melt", "who": "qa", "why": "x"}), 422)
+    decided = ok(client.post(f"/ncrs/{bad['ncr']}/disposition",
+                             json={"disposition": "rework", "who": "qa", "why": "refill"}))
+    assert (decided["status"], decided["disposition"]) == ("dispositioned", "rework")
+    ok(client.post(f"/ncrs/{bad['ncr']}/close", json={"who": "qa", "why": "reworked"}))
+    assert ok(client.get(f"/ncrs/{bad['ncr']}"))["status"] == "closed"
+    ok(client.get("/ncrs/NCR-999999"), 404)
+    cap = ok(client.get(f"/specs/{spec['id']}/capability"))
+    assert (cap["n"], cap["mean"]) == (2, 510)
