@@ -43,9 +43,11 @@ def test_mes_figures_equal_ground_truth_in_process(path: Path) -> None:
 
 def test_a_mes_that_misses_changes_is_caught() -> None:
     """Negative control: drop every 50th tag change on the way to the MES and the score
-    shows it (the comparison has power)."""
+    shows it (the comparison has power). The window starts after a warm-up, so time comes
+    from the MES's state intervals (cumulative PLC state times only cover a window that
+    starts when the MES connected, and would repair the loss)."""
     scenario = load_scenario(Path(__file__).parents[2] / "scenarios" / "two_step_line.yaml")
-    scenario = scenario.model_copy(update={"horizon": 86400.0, "warmup": 0.0})
+    scenario = scenario.model_copy(update={"horizon": 86400.0, "warmup": 3600.0})
     loop = ClosedLoop.build(scenario)
     deliver = loop.source.deliver
     seen = [0]

@@ -62,7 +62,7 @@ def test_standard_profile_tables() -> None:
             assert entry.writable
         elif entry.table is Table.INPUT_REGISTER:
             assert entry.group in (Group.STATUS, Group.ADMIN, Group.DIAGNOSTICS,
-                                   Group.JOB_MANAGEMENT)
+                                   Group.JOB_MANAGEMENT, Group.OEE)
             assert not entry.writable
         elif entry.table is Table.DISCRETE_INPUT:
             assert entry.group is Group.SIGNALS

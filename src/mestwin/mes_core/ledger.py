@@ -2,7 +2,8 @@
 
 An in-memory sink for the collector's events (:mod:`.collection.events`), cheap enough to
 keep up with a fast simulated run; the store keeps the same events durably. Time elements
-are summed from state intervals clipped to a reporting window; quantities are the counter
+are summed from state intervals clipped to a reporting window, or taken from the PLC's
+cumulative state times when those span the window exactly; quantities are the counter
 deltas inside it; effectiveness uses sum(PRU_i x PQ_i) with the ideal cycle times the MES
 is configured with (ISO 22400-2). Lineage links each serial to the lots and serials it
 consumed, for trace sets.
@@ -14,7 +15,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from mestwin.mes_core.collection.events import Counted, Event, StateInterval, UnitStarted
+from mestwin.mes_core.collection.events import (
+    Counted,
+    ElementTotals,
+    Event,
+    StateInterval,
+    UnitStarted,
+)
 from mestwin.mes_core.kpi import KpiReport, Measurements, Quantities, TimeElements, kpis
 
 ELEMENTS = ("APT", "ASUT", "ADET", "ADOT", "PDOT")
@@ -30,6 +37,8 @@ class WorkUnitLedger:
     scrap: int = 0
     rework: int = 0
     by_product: dict[str, int] = field(default_factory=dict)
+    totals: dict[str, float] | None = None
+    """Elements from the PLC's cumulative state times, when they span the window exactly."""
 
     @property
     def good(self) -> int:
@@ -71,6 +80,9 @@ class ProductionLedger:
                     if event.produced:
                         unit.by_product[event.product] = (
                             unit.by_product.get(event.product, 0) + event.produced)
+            elif isinstance(event, ElementTotals):
+                if abs(event.start - start) < 1e-9 and abs(event.end - end) < 1e-9:
+                    self.units[event.machine].totals = dict(event.elements)
             elif isinstance(event, UnitStarted):
                 links = self.parents[event.serial]
                 if event.lot:
@@ -83,7 +95,7 @@ class ProductionLedger:
     def measurements(self, machine: str) -> Measurements:
         """ISO 22400 elements and quantities of *machine* in the window."""
         unit = self.units[machine]
-        e = unit.elements
+        e = unit.totals if unit.totals is not None else unit.elements
         default = self.ideal_cycle_time.get((machine, "*"), 0.0)
         ideal = sum(self.ideal_cycle_time.get((machine, p), default) * n
                     for p, n in unit.by_product.items())

@@ -160,16 +160,22 @@ class Plant:
         for station in self.stations.values():
             station.reset_statistics()
 
+    def start(self) -> None:
+        """Open the statistics window (at once, or at the end of warm-up). Called by
+        :meth:`run`; call it yourself when something else drives the environment."""
+        if self._reset_at_warmup:
+            return
+        self._reset_at_warmup = True
+        self._window_counts = {s.id: (0, 0, 0, 0, 0) for s in self.stations.values()}
+        self._window_sources = {s.id: (0, 0) for s in self.sources.values()}
+        self._window_machines = {m.id: (0, 0, 0, 0, {}) for s in self.stations.values()
+                                 for m in s.pool}
+        if self.warmup > 0:
+            self.env.process(self._warmup_end())
+
     def run(self, until: float, progress: Callable[[float], None] | None = None) -> None:
         """Run to time *until*, reporting progress (a fraction) in about 100 steps."""
-        if not self._reset_at_warmup:
-            self._reset_at_warmup = True
-            self._window_counts = {s.id: (0, 0, 0, 0, 0) for s in self.stations.values()}
-            self._window_sources = {s.id: (0, 0) for s in self.sources.values()}
-            self._window_machines = {m.id: (0, 0, 0, 0, {}) for s in self.stations.values()
-                                     for m in s.pool}
-            if self.warmup > 0:
-                self.env.process(self._warmup_end())
+        self.start()
         if progress is None:
             self.env.run(until=until)
             return

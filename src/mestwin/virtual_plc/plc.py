@@ -30,16 +30,21 @@ carry the retained data (AccCounts...) across a restart.
 from __future__ import annotations
 
 import contextlib
-import enum
 import math
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
 import simpy
 
+from mestwin.virtual_plc.machinery import (
+    Identification,
+    consumed_text,
+    item_state,
+    job_state,
+    operation_mode,
+)
 from mestwin.virtual_plc.packml import (
     ACTING_STATES,
     PACKML_NUMBERING,
@@ -52,16 +57,16 @@ from mestwin.virtual_plc.packml import (
     route,
 )
 from mestwin.virtual_plc.port import StationPort
+from mestwin.virtual_plc.retain import CounterBase, RetainedData
 from mestwin.virtual_plc.tags import (
     ACC_COUNT_MAX,
-    CONSUMED_LENGTH,
     COUNT_MODULUS,
     TAG_BY_PATH,
-    TagValue,
     TagValues,
     check_value,
     stop_reason,
 )
+from mestwin.virtual_plc.writes import WriteResult, WriteStatus
 
 # Physical machine states (mestwin.plantmodels.states.MachineState codes, see port.py).
 IDLE, PROCESSING, SETUP, BLOCKED, DOWN, PLANNED_DOWN, STOPPED, HELD = range(8)
@@ -96,6 +101,8 @@ STATION_ACTIONS: Mapping[Command, tuple[str, str]] = MappingProxyType({
 Start also releases a hold, so Start always means "run". Reset and Clear keep the station
 stopped, so a station repaired under an operator's Clear does not restart on its own."""
 
+_STATE_TIME_PATHS = tuple(f"OEE.MachineStateTime[{k}]" for k in range(8))
+
 _REQUESTS = frozenset({"PackTags.Command.CmdChangeRequest", "PackTags.Command.WorkOrder",
                        "PackTags.Command.UnitModeChangeRequest",
                        "PackTags.Command.StopReasonAck"})
@@ -121,86 +128,6 @@ def _station_counts(station: StationPort) -> dict[str, int]:
     values = (produced, produced - station.good, station.scrap, station.rework,
               station.consumed)
     return {prefix: value for (prefix, _, _), value in zip(_COUNTERS, values, strict=True)}
-
-
-class WriteStatus(enum.StrEnum):
-    """Outcome of a client write; servers translate it to their protocol's error."""
-
-    OK = "ok"
-    UNKNOWN_TAG = "unknown tag"
-    """OPC UA BadNodeIdUnknown, Modbus exception 02."""
-    READ_ONLY = "read-only"
-    """OPC UA BadUserAccessDenied / BadNotWritable, Modbus exception 02."""
-    TYPE_MISMATCH = "type mismatch"
-    """OPC UA BadTypeMismatch, Modbus exception 03."""
-    OUT_OF_RANGE = "out of range"
-    """OPC UA BadOutOfRange, Modbus exception 03."""
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What became of one client write."""
-
-    path: str
-    status: WriteStatus
-    message: str = ""
-    value: TagValue | None = None
-    """The value as stored (converted to the tag's type) when accepted."""
-
-    @property
-    def accepted(self) -> bool:
-        """True if the value was stored."""
-        return self.status is WriteStatus.OK
-
-
-@dataclass(frozen=True)
-class RetainedData:
-    """What a PLC keeps across a restart (retentive memory), JSON-friendly."""
-
-    acc_counts: dict[str, int]
-    """Counter prefix (``PackTags.Admin.ProdProcessedCount[0]``) -> AccCount."""
-    counts: dict[str, int]
-    """Counter prefix -> Count."""
-    station_counts: dict[str, int]
-    """The station's own counters at the snapshot, to bridge the time the PLC was down."""
-    acc_time_since_reset: float
-    unit_mode: int = int(UnitMode.PRODUCTION)
-    mach_speed: float = 0.0
-    """Speed setpoint (units/min); 0 for "as the station runs"."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The data as plain JSON types."""
-        return {"acc_counts": dict(self.acc_counts), "counts": dict(self.counts),
-                "station_counts": dict(self.station_counts),
-                "acc_time_since_reset": self.acc_time_since_reset,
-                "unit_mode": self.unit_mode, "mach_speed": self.mach_speed}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RetainedData:
-        """Rebuild from :meth:`to_dict` output."""
-        return cls({str(k): int(v) for k, v in data["acc_counts"].items()},
-                   {str(k): int(v) for k, v in data["counts"].items()},
-                   {str(k): int(v) for k, v in data["station_counts"].items()},
-                   float(data["acc_time_since_reset"]), int(data.get("unit_mode", 1)),
-                   float(data.get("mach_speed", 0.0)))
-
-
-@dataclass
-class _Counter:
-    acc_base: int = 0
-    count_base: int = 0
-    origin: int = 0
-    """Station counter value that corresponds to the bases."""
-
-
-@dataclass(frozen=True)
-class Identification:
-    """Nameplate of the virtual machine (OPC 40001-1 Identification)."""
-
-    manufacturer: str = "mestwin"
-    model: str = "Virtual PackML machine"
-    software_revision: str = "0.1.0"
-    year_of_construction: int = 2025
 
 
 class VirtualPLC:
@@ -246,7 +173,7 @@ class VirtualPLC:
         self._reset_time = env.now
         self._acc_time_base = 0.0
         counts = _station_counts(station)
-        self._counters = {prefix: _Counter(origin=value) for prefix, value in counts.items()}
+        self._counters = {prefix: CounterBase(origin=value) for prefix, value in counts.items()}
         self._speed_setpoint = 0.0
         self._last_counts: tuple[int, ...] | None = None
         self._last_serial: str | None = "\0"
@@ -325,7 +252,10 @@ class VirtualPLC:
             {p: tags.integer(f"{p}.AccCount") for p in self._counters},
             {p: tags.integer(f"{p}.Count") for p in self._counters},
             _station_counts(self.station), self._acc_time(),
-            int(self.packml.mode), self._speed_setpoint)
+            int(self.packml.mode), self._speed_setpoint,
+            {path: tags.real(path) for path in _STATE_TIME_PATHS},
+            tags.real("PackTags.Status.StateChangeTime"),
+            tags.integer("PackTags.Status.MachineState"))
 
     def restore(self, data: RetainedData) -> None:
         """Continue from *data* (a restarted PLC): AccCounts never go back.
@@ -346,6 +276,14 @@ class VirtualPLC:
         self.packml.change_mode(data.unit_mode, self.env.now)
         if data.mach_speed > 0:
             self.write("PackTags.Command.MachSpeed", data.mach_speed)
+        if data.state_times:
+            restart = float(self.env.now)
+            times = dict(data.state_times)
+            down = _STATE_TIME_PATHS[data.machine_state]
+            times[down] = times.get(down, 0.0) + max(0.0, restart - data.state_change_time)
+            for path, seconds in times.items():
+                self.tags.set(path, seconds)
+            self.tags.set("PackTags.Status.StateChangeTime", restart)
         self._last_counts = None
         self._update_tags()
 
@@ -481,6 +419,7 @@ class VirtualPLC:
         tags.set("Identification.SoftwareRevision", ident.software_revision)
         tags.set("Identification.YearOfConstruction", ident.year_of_construction)
         tags.set("Diagnostics.SpeedFactor", 1.0)
+        tags.set("PackTags.Status.StateChangeTime", float(self.env.now))
         tags.set("PackTags.Command.UnitMode", int(UnitMode.PRODUCTION))
         design = self.station.design_rate_per_h / 60.0
         tags.set("PackTags.Command.MachSpeed", float(design * self.station.speed))
@@ -524,11 +463,16 @@ class VirtualPLC:
             put("PackTags.Status.CurrentLot", (st.current_lot or "")[:32])
             put("PackTags.Status.CurrentProduct",
                 (getattr(st, "current_product", None) or "")[:32])
-            put("PackTags.Status.Consumed", _consumed_text(getattr(st, "current_consumed", ())))
+            put("PackTags.Status.Consumed", consumed_text(getattr(st, "current_consumed", ())))
             put("PackTags.Status.CurrentSerial", (serial or "")[:32])
-        if (tags["PackTags.Status.MachineState"] != physical
-                or tags["PackTags.Status.StateReason"] != code):
-            put("PackTags.Status.StateChangeTime", float(self.env.now))
+        previous = tags.integer("PackTags.Status.MachineState")
+        if previous != physical or tags["PackTags.Status.StateReason"] != code:
+            now = float(self.env.now)
+            since = tags.real("PackTags.Status.StateChangeTime")
+            if previous != physical and now > since:
+                path = _STATE_TIME_PATHS[previous]
+                put(path, tags.real(path) + (now - since))
+            put("PackTags.Status.StateChangeTime", now)
         put("PackTags.Status.StateReason", code)
         put("PackTags.Status.MachineState", physical)
 
@@ -570,11 +514,11 @@ class VirtualPLC:
         put("Diagnostics.Heartbeat", beat)
         put("Diagnostics.ScanCount", self.scan_count % 2**32)
         put("Diagnostics.SimTime", float(now))
-        put("MachineryItemState.CurrentState", _item_state(state))
-        put("MachineryOperationMode.CurrentState", _operation_mode(packml.mode, physical))
+        put("MachineryItemState.CurrentState", item_state(state))
+        put("MachineryOperationMode.CurrentState", operation_mode(packml.mode, physical))
         order = (st.current_order or "")[:32]
         put("JobManagement.JobOrderID", order)
-        put("JobManagement.JobState", _job_state(state, bool(order)))
+        put("JobManagement.JobState", job_state(state, bool(order)))
         put("Signals.Running", state is State.EXECUTE)
         put("Signals.Faulted", state in (State.ABORTING, State.ABORTED) or alarm)
         put("Signals.Blocked", blocked)
@@ -582,41 +526,7 @@ class VirtualPLC:
         put("Signals.Held", state in (State.HOLDING, State.HELD))
 
 
-def _consumed_text(consumed: Any) -> str:
-    """``item=qty`` or ``serial@lot=qty`` items, comma separated (``Status.Consumed``)."""
-    parts = []
-    for entry in consumed:
-        item, quantity = entry[0], entry[1]
-        lot = entry[2] if len(entry) > 2 else None
-        parts.append(f"{item}@{lot}={quantity:g}" if lot else f"{item}={quantity:g}")
-    return ",".join(parts)[:CONSUMED_LENGTH]
-
-
-def _item_state(state: State) -> str:
-    """PackML to OPC 40001-1 MachineryItemState."""
-    if state is State.EXECUTE:
-        return "Executing"
-    if state in (State.ABORTING, State.ABORTED):
-        return "OutOfService"
-    return "NotExecuting"
-
-
-def _operation_mode(mode: UnitMode, physical: int) -> str:
-    """Unit mode and physical setup to OPC 40001-1 MachineryOperationMode."""
-    if mode is UnitMode.MAINTENANCE:
-        return "Maintenance"
-    if physical == SETUP:
-        return "Setup"
-    return "Processing" if mode is UnitMode.PRODUCTION else "None"
-
-
-def _job_state(state: State, has_order: bool) -> int:
-    """OPC 40001-3 job state of the current order: 0 none, 3 Running, 4 Interrupted,
-    6 Aborted."""
-    if not has_order:
-        return 0
-    if state is State.EXECUTE:
-        return 3
-    if state in (State.ABORTING, State.ABORTED):
-        return 6
-    return 4
+__all__ = [
+    "MIRROR", "START_DATETIME", "STATION_ACTIONS", "Identification", "RetainedData",
+    "VirtualPLC", "WriteResult", "WriteStatus",
+]

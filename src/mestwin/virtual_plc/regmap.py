@@ -31,12 +31,18 @@ Tags with ``TagSpec.modbus`` false (long texts, identification) are OPC UA only.
 from __future__ import annotations
 
 import enum
-import math
-import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from mestwin.protocols.modbus_codec import (
+    _WORDS,
+    DecodeError,
+    Encoding,
+    Table,
+    WordOrder,
+    decode,
+    encode,
+)
 from mestwin.virtual_plc.packml import Command
 from mestwin.virtual_plc.tags import (
     TAGS,
@@ -52,40 +58,11 @@ MAX_READ = 125
 """Most registers one Modbus read may return."""
 
 
-class Table(enum.StrEnum):
-    """The four Modbus data tables."""
-
-    COIL = "coil"
-    DISCRETE_INPUT = "discrete input"
-    INPUT_REGISTER = "input register"
-    HOLDING_REGISTER = "holding register"
-
-    @property
-    def prefix(self) -> int:
-        """Leading digit of the 1-based number manuals use (0x, 1x, 3x, 4x)."""
-        return {"coil": 0, "discrete input": 1, "input register": 3, "holding register": 4}[
-            self.value]
-
-    @property
-    def is_bit(self) -> bool:
-        """True for the one-bit tables."""
-        return self in (Table.COIL, Table.DISCRETE_INPUT)
-
-
 class Profile(enum.StrEnum):
     """Which tables the map uses."""
 
     STANDARD = "standard"
     HOLDING_ONLY = "holding-only"
-
-
-class WordOrder(enum.StrEnum):
-    """Order of the 16-bit words of a 32/64-bit value."""
-
-    HIGH_FIRST = "high-first"
-    """Most significant word at the lower address (big-endian, "ABCD")."""
-    LOW_FIRST = "low-first"
-    """Least significant word at the lower address (word-swapped, "CDAB")."""
 
 
 class Addressing(enum.StrEnum):
@@ -97,20 +74,6 @@ class Addressing(enum.StrEnum):
     """One TCP port per machine (base port + i); any unit id."""
 
 
-class Encoding(enum.StrEnum):
-    """How a value is laid out in registers."""
-
-    BOOL = "BOOL"
-    INT16 = "INT16"
-    UINT16 = "UINT16"
-    INT32 = "INT32"
-    UINT32 = "UINT32"
-    FLOAT32 = "FLOAT32"
-    FLOAT64 = "FLOAT64"
-    STRING = "STRING"
-    DATETIME = "DATETIME"
-
-
 _ENCODING = {
     DataType.BOOLEAN: Encoding.BOOL, DataType.INT16: Encoding.INT16,
     DataType.UINT16: Encoding.UINT16, DataType.INT32: Encoding.INT32,
@@ -118,14 +81,6 @@ _ENCODING = {
     DataType.DOUBLE: Encoding.FLOAT64, DataType.STRING: Encoding.STRING,
     DataType.DATETIME: Encoding.DATETIME,
 }
-_WORDS = {Encoding.BOOL: 1, Encoding.INT16: 1, Encoding.UINT16: 1, Encoding.INT32: 2,
-          Encoding.UINT32: 2, Encoding.FLOAT32: 2, Encoding.FLOAT64: 4, Encoding.DATETIME: 2}
-_STRUCT = {Encoding.INT16: "h", Encoding.UINT16: "H", Encoding.INT32: "i",
-           Encoding.UINT32: "I", Encoding.FLOAT32: "f", Encoding.FLOAT64: "d",
-           Encoding.DATETIME: "I"}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 @dataclass(frozen=True)
 class Entry:
     """One mapped item: a tag (or a pulse command) at an address of a table."""
@@ -154,10 +109,6 @@ class Entry:
     def number(self) -> int:
         """The 1-based number manuals show (400001 for holding register 0)."""
         return self.table.prefix * 100000 + self.address + 1
-
-
-class DecodeError(ValueError):
-    """Registers that are not a valid value of the entry (Modbus exception 03)."""
 
 
 @dataclass(frozen=True)
@@ -213,53 +164,13 @@ class RegisterMap:
         return "\n".join(lines)
 
 
-def encode(encoding: Encoding, value: TagValue, size: int,
-           word_order: WordOrder = WordOrder.HIGH_FIRST) -> list[int]:
-    """Lay *value* out in *size* registers (see the module docstring)."""
-    if encoding is Encoding.BOOL:
-        return [int(bool(value))]
-    if encoding is Encoding.STRING:
-        raw = str(value).encode("ascii", "replace")[: 2 * size].ljust(2 * size, b"\0")
-        return [int.from_bytes(raw[i:i + 2], "big") for i in range(0, 2 * size, 2)]
-    if encoding is Encoding.DATETIME:
-        if not isinstance(value, datetime):
-            raise TypeError("DateTime tags hold datetimes")
-        seconds = int((value - _EPOCH).total_seconds())
-        value = min(max(seconds, 0), 2**32 - 1)
-    raw = struct.pack(">" + _STRUCT[encoding], value)
-    words = [int.from_bytes(raw[i:i + 2], "big") for i in range(0, len(raw), 2)]
-    return words[::-1] if word_order is WordOrder.LOW_FIRST else words
-
-
-def decode(encoding: Encoding, registers: Sequence[int],
-           word_order: WordOrder = WordOrder.HIGH_FIRST) -> TagValue:
-    """The value laid out in *registers*; raises :class:`DecodeError` if there is none."""
-    if encoding is Encoding.BOOL:
-        if registers[0] not in (0, 1):
-            raise DecodeError(f"{registers[0]} is not a boolean (0 or 1)")
-        return bool(registers[0])
-    raw = b"".join(int(r).to_bytes(2, "big") for r in registers)
-    if encoding is Encoding.STRING:
-        try:
-            return raw.rstrip(b"\0").decode("ascii")
-        except UnicodeDecodeError as error:
-            raise DecodeError("strings are ASCII") from error
-    if word_order is WordOrder.LOW_FIRST:
-        raw = b"".join(raw[i:i + 2] for i in range(len(raw) - 2, -1, -2))
-    (number,) = struct.unpack(">" + _STRUCT[encoding], raw)
-    if encoding is Encoding.DATETIME:
-        return datetime.fromtimestamp(int(number), UTC)
-    if isinstance(number, float) and not math.isfinite(number):
-        raise DecodeError("not a finite number")
-    return number  # type: ignore[no-any-return]
-
-
 def _size(spec: TagSpec) -> int:
     encoding = _ENCODING[spec.data_type]
     return (spec.length + 1) // 2 if encoding is Encoding.STRING else _WORDS[encoding]
 
 
-_REGISTER_GROUPS = (Group.STATUS, Group.ADMIN, Group.DIAGNOSTICS, Group.JOB_MANAGEMENT)
+_REGISTER_GROUPS = (Group.STATUS, Group.ADMIN, Group.DIAGNOSTICS, Group.JOB_MANAGEMENT,
+                    Group.OEE)
 
 
 def build_map(profile: Profile | str = Profile.STANDARD,
@@ -324,3 +235,10 @@ def register_map_markdown(machines: list[str], profile: Profile | str = Profile.
               "exception 03 (illegal data value). Strings are ASCII, NUL-padded; DATETIME is "
               "UINT32 seconds since 1970-01-01 UTC.", "", rmap.render_markdown()]
     return "\n".join(lines)
+
+
+__all__ = [
+    "GROUP_STRIDE", "MAX_READ", "Addressing", "DecodeError", "Encoding", "Entry", "Profile",
+    "RegisterMap", "Table", "WordOrder", "build_map", "decode", "encode",
+    "register_map_markdown",
+]

@@ -78,6 +78,7 @@ class Group(enum.StrEnum):
     MACHINERY_OPERATION_MODE = "MachineryOperationMode"
     JOB_MANAGEMENT = "JobManagement"
     SIGNALS = "Signals"
+    OEE = "OEE"
 
 
 INT_RANGES: Mapping[DataType, tuple[int, int]] = MappingProxyType({
@@ -265,6 +266,12 @@ _ADMIN = [
     ("MachDesignSpeed", _F, _R, "1/min", "Design (ideal) speed"),
     ("PACDateTime", _DT, _R, "", "The PLC clock: start date-time plus simulated time"),
 ]
+_OEE = [
+    (f"MachineStateTime[{k}]", _D, _R, "s",
+     f"Cumulative seconds in Status.MachineState {k} up to Status.StateChangeTime; "
+     "non-resetting, so an MES gets exact time elements from differences however it samples")
+    for k in range(8)
+]
 _IDENTIFICATION = [
     ("Manufacturer", _S, _R, "", "Machine manufacturer", TEXT, False),
     ("Model", _S, _R, "", "Machine model", TEXT, False),
@@ -293,6 +300,7 @@ TAGS: tuple[TagSpec, ...] = (
     *_group(Group.ADMIN, "PackTags.Admin.", _ADMIN),
     *_group(Group.IDENTIFICATION, "Identification.", _IDENTIFICATION),
     *_group(Group.DIAGNOSTICS, "Diagnostics.", _DIAGNOSTICS),
+    *_group(Group.OEE, "OEE.", _OEE),
     TagSpec("MachineryItemState.CurrentState", _S, _R, Group.MACHINERY_ITEM_STATE, "",
             "NotAvailable | OutOfService | Executing | NotExecuting (OPC 40001-1)", TEXT, False),
     TagSpec("MachineryOperationMode.CurrentState", _S, _R, Group.MACHINERY_OPERATION_MODE, "",

@@ -12,7 +12,11 @@ into :mod:`.events`:
   from zero);
 - unit starts from ``Status.CurrentSerial`` with the lot, product, order and consumption the
   PLC published just before it (genealogy);
-- frozen PLCs from a ``Status.Heartbeat`` that stops changing (:meth:`Collector.check`).
+- frozen PLCs from a ``Status.Heartbeat`` that stops changing (:meth:`Collector.check`);
+- exact element totals from the PLC's cumulative ``OEE.MachineStateTime[k]`` (time per
+  machine state up to ``StateChangeTime``): :meth:`Collector.close` reports the elements
+  since the MES first saw the machine as differences of those, so a transport that samples
+  (and misses short states) still gets time right, as AccCounts get counts right.
 """
 
 from __future__ import annotations
@@ -20,7 +24,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from mestwin.mes_core.collection.events import Counted, Event, Frozen, StateInterval, UnitStarted
+from mestwin.mes_core.collection.events import (
+    Counted,
+    ElementTotals,
+    Event,
+    Frozen,
+    StateInterval,
+    UnitStarted,
+)
 from mestwin.mes_core.collection.machine_state import ELEMENT, MachineStateCode, ReasonCodes
 from mestwin.mes_core.collection.source import Batch, TagChange, TagValue
 
@@ -39,8 +50,9 @@ COUNTERS: dict[str, str] = {
     "PackTags.Admin.ProdDefectiveCount[1].AccCount": "scrap",
     "PackTags.Admin.ProdDefectiveCount[2].AccCount": "rework",
 }
-TAG_PATHS: tuple[str, ...] = (ORDER, LOT, PRODUCT, CONSUMED, SERIAL, CHANGE_TIME, REASON, STATE,
-                              HEARTBEAT, *COUNTERS)
+STATE_TIMES: tuple[str, ...] = tuple(f"OEE.MachineStateTime[{k}]" for k in range(8))
+TAG_PATHS: tuple[str, ...] = (ORDER, LOT, PRODUCT, CONSUMED, SERIAL, *STATE_TIMES, CHANGE_TIME,
+                              REASON, STATE, HEARTBEAT, *COUNTERS)
 """The tags data collection needs, in the order the PLC publishes them."""
 ACC_MODULUS = 2**32
 
@@ -78,6 +90,8 @@ class _Machine:
     beat: TagValue | None = None
     beat_time: float = 0.0
     frozen: bool = False
+    baseline: dict[str, float] | None = None
+    baseline_time: float = 0.0
 
 
 class Collector:
@@ -106,10 +120,30 @@ class Collector:
         for change in batch:
             self._apply(machines.get(change.machine) or machines.setdefault(change.machine,
                                                                             _Machine()), change)
+        latest = batch[-1].time if batch else 0.0
         for name, machine in machines.items():
             if machine.pending:
                 self._flush_counts(name, machine)
+            if machine.baseline is None and STATE_TIMES[0] in machine.image:
+                machine.baseline = self._totals(machine, latest)
+                machine.baseline_time = latest
         self._emit()
+
+    def _totals(self, machine: _Machine, now: float) -> dict[str, float] | None:
+        """Element totals up to *now*: cumulative state times plus the current state's
+        time since its change (None if the PLC does not publish state times)."""
+        image = machine.image
+        if STATE_TIMES[0] not in image or STATE not in image:
+            return None
+        totals = dict.fromkeys(("APT", "ASUT", "ADET", "ADOT", "PDOT"), 0.0)
+        for k, path in enumerate(STATE_TIMES):
+            value = image.get(path, 0.0)
+            totals[ELEMENT[MachineStateCode(k)]] += float(value) if isinstance(
+                value, int | float) else 0.0
+        stamp = image.get(CHANGE_TIME, now)
+        since = float(stamp) if isinstance(stamp, int | float) else now
+        totals[ELEMENT[MachineStateCode(_int(image[STATE]))]] += max(0.0, now - since)
+        return totals
 
     def close(self, time: float) -> None:
         """Close every open state interval at *time* (end of a run or of a report window)."""
@@ -117,6 +151,11 @@ class Collector:
             if machine.state is not None and time > machine.since:
                 self._interval(name, machine, time)
                 machine.since = time
+            totals = self._totals(machine, time)
+            if totals is not None and machine.baseline is not None:
+                base = machine.baseline
+                self._out.append(ElementTotals(name, machine.baseline_time, time,
+                                               {k: v - base[k] for k, v in totals.items()}))
         self._emit()
 
     def check(self, now: float) -> None:

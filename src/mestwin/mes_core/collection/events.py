@@ -54,6 +54,17 @@ class UnitStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class ElementTotals:
+    """ISO 22400 elements of *machine* from *start* to *end*, from the PLC's cumulative
+    state times (exact whatever the transport dropped in between)."""
+
+    machine: str
+    start: float
+    end: float
+    elements: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
 class Frozen:
     """*machine*'s heartbeat stopped at *time* (``frozen``) or started again (not frozen)."""
 
@@ -62,4 +73,4 @@ class Frozen:
     frozen: bool
 
 
-Event = StateInterval | Counted | UnitStarted | Frozen
+Event = StateInterval | Counted | UnitStarted | ElementTotals | Frozen

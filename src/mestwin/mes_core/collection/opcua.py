@@ -91,7 +91,7 @@ class OpcUaSource(TagSource):
         if self.client is not None:
             try:
                 await self.client.disconnect()
-            except (OSError, ConnectionError, asyncio.TimeoutError, UaError):
+            except (TimeoutError, OSError, ConnectionError, UaError):
                 _log.info("disconnect from %s failed; the session is gone", self.endpoint)
             self.client = None
         self._flush()
@@ -143,5 +143,5 @@ class OpcUaSource(TagSource):
             await node.write_value(ua.DataValue(ua.Variant(value, kind)))
         except UaStatusCodeError as error:
             self.fail(TagWriteError(machine, path, type(error).__name__))
-        except (OSError, ConnectionError, asyncio.TimeoutError) as error:
+        except (TimeoutError, OSError, ConnectionError) as error:
             self.fail(TagWriteError(machine, path, f"transport: {error}"))

@@ -160,8 +160,10 @@ class Dispatcher:
 
     def dispatch(self, now: float) -> list[DispatchRecord]:
         """Start the first job of every idle work centre's dispatch list, in work-centre
-        order; return what was dispatched."""
+        order; return what was dispatched. Nothing starts before the release."""
         started: list[DispatchRecord] = []
+        if now < self.release:
+            return started
         for centre in self._centres:
             if self._busy[centre] is not None:
                 continue

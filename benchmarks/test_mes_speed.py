@@ -1,0 +1,68 @@
+"""MES-in-the-loop speed and ingestion into SQLite.
+
+1. The closed loop (plant, one virtual PLC per machine, in-process tag source, MES data
+   collection and ledger) against the bare plant model, same line, same run: parts/s ratio
+   (target 0.5).
+2. Events ingested per second into SQLite by the store writer (WAL, batched inserts).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from mestwin.mes_core.collection.writer import StoreWriter
+from mestwin.mes_core.store import create_all, make_engine, session_factory
+from mestwin.sim.loop import ClosedLoop, ideal_cycle_times, line_name
+from mestwin.sim.scenario import build_plant, parse_scenario
+from mestwin.virtual_plc.plc import START_DATETIME
+
+HORIZON = 20_000.0
+
+
+def _line() -> Any:
+    stations = [{"id": f"s{i}", "process_time": {"dist": "exponential", "mean": 1.0},
+                 "buffer": 5, **({"to": f"s{i + 1}"} if i < 4 else {})} for i in range(5)]
+    return parse_scenario({"name": "bench line", "seed": 1, "horizon": HORIZON,
+                           "sources": [{"id": "feed", "saturated": True, "to": "s0"}],
+                           "stations": stations})
+
+
+def test_mes_in_the_loop_against_the_bare_plant(benchmark: Any, record_ratio: Any) -> None:
+    """Best of 3 each, interleaved."""
+    scenario = _line()
+    bare, loop = [], []
+    for _ in range(3):
+        start = time.perf_counter()
+        plant = build_plant(scenario)
+        plant.run(HORIZON)
+        bare.append(plant.exited / (time.perf_counter() - start))
+        start = time.perf_counter()
+        closed = ClosedLoop.build(scenario)
+        closed.run()
+        loop.append(closed.plant.exited / (time.perf_counter() - start))
+    benchmark.pedantic(lambda: ClosedLoop.build(scenario).run(), rounds=1, iterations=1)
+    record_ratio("mes_in_the_loop_parts_per_s", mes_loop=max(loop), bare_plant=max(bare),
+                 ratio=max(loop) / max(bare), target=0.5)
+
+
+def test_events_ingested_per_second_into_sqlite(tmp_path: Path, benchmark: Any,
+                                                record_ratio: Any) -> None:
+    """Collect a run's events in memory, then time the writer storing all of them."""
+    scenario = _line()
+    events: list[Any] = []
+    closed = ClosedLoop.build(scenario, sinks=[events.extend])
+    closed.run()
+    engine = make_engine(f"sqlite:///{tmp_path / 'ingest.db'}")
+    create_all(engine)
+    machines = [m.id for s in closed.plant.stations.values() for m in s.machines()]
+    writer = StoreWriter(session_factory(engine), START_DATETIME, line_name(scenario), machines,
+                         ideal_cycle_time=ideal_cycle_times(closed.plant))
+    start = time.perf_counter()
+    writer(events)
+    writer.flush()
+    elapsed = time.perf_counter() - start
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    record_ratio("sqlite_ingest", events=len(events), events_per_s=len(events) / elapsed)
+    assert writer.written == len(events)

@@ -1,0 +1,186 @@
+"""The Modbus TCP transport: the MES polls the machines' registers.
+
+Modbus has no subscriptions and no timestamps, so the MES polls: every *interval* it reads
+each device's mapped tags in as few requests as the map allows (contiguous runs of at most
+125 registers), decodes them with the shared codec (:mod:`mestwin.protocols.modbus_codec`)
+and delivers what changed since the last poll as one batch. A change's time is the PLC's
+simulation clock (``Diagnostics.SimTime``) read in the same poll, when the map has it.
+
+The MES is configured with the register map, as an integrator configures any MES from the
+machine vendor's manual (``mestwin plc map`` prints ours). This is the one module of the MES
+that imports pymodbus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusException
+
+from mestwin.mes_core.collection.source import TagChange, TagSource, TagValue, TagWriteError
+from mestwin.protocols.modbus_codec import DecodeError, Encoding, Table, WordOrder, decode, encode
+
+_log = logging.getLogger(__name__)
+
+MAX_READ = 125
+TIME_PATH = "Diagnostics.SimTime"
+
+
+@dataclass(frozen=True)
+class RegisterTag:
+    """Where tag *path* lives: *table*, 0-based *address*, *size* registers, *encoding*."""
+
+    path: str
+    table: Table
+    address: int
+    size: int
+    encoding: Encoding
+
+
+@dataclass(frozen=True)
+class ModbusDevice:
+    """A machine reached at *host*:*port* as unit *unit_id*."""
+
+    machine: str
+    host: str
+    port: int
+    unit_id: int
+
+
+def read_blocks(tags: Sequence[RegisterTag]) -> list[tuple[Table, int, int, list[RegisterTag]]]:
+    """Group *tags* into reads: (table, first address, count, tags), contiguous runs of at
+    most :data:`MAX_READ` registers (gaps up to 8 registers are read through)."""
+    blocks: list[tuple[Table, int, int, list[RegisterTag]]] = []
+    for table in Table:
+        members = sorted((t for t in tags if t.table is table), key=lambda t: t.address)
+        start, end = -1, -1
+        group: list[RegisterTag] = []
+        for tag in members:
+            if group and tag.address - end <= 8 and tag.address + tag.size - start <= MAX_READ:
+                end = max(end, tag.address + tag.size)
+                group.append(tag)
+                continue
+            if group:
+                blocks.append((table, start, end - start, group))
+            start, end, group = tag.address, tag.address + tag.size, [tag]
+        if group:
+            blocks.append((table, start, end - start, group))
+    return blocks
+
+
+class ModbusPollingSource(TagSource):
+    """Polls *tags* of every device in *devices* every *interval* seconds."""
+
+    def __init__(self, devices: Sequence[ModbusDevice], tags: Sequence[RegisterTag], *,
+                 word_order: WordOrder = WordOrder.HIGH_FIRST, interval: float = 0.2) -> None:
+        super().__init__()
+        self.devices = list(devices)
+        self.tags = {t.path: t for t in tags}
+        self.word_order = word_order
+        self.interval = interval
+        self.blocks = read_blocks(tags)
+        self.polls = 0
+        self._clients: dict[tuple[str, int], AsyncModbusTcpClient] = {}
+        self._last: dict[tuple[str, str], TagValue] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._writes: set[asyncio.Task[None]] = set()
+
+    @property
+    def machines(self) -> Sequence[str]:
+        return [d.machine for d in self.devices]
+
+    async def start(self) -> None:
+        for device in self.devices:
+            key = (device.host, device.port)
+            if key not in self._clients:
+                client = AsyncModbusTcpClient(device.host, port=device.port, timeout=2,
+                                              retries=1)
+                await client.connect()
+                self._clients[key] = client
+        await self.poll()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for task in list(self._writes):
+            await task
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.poll()
+            except (ModbusException, OSError, ConnectionError) as error:
+                _log.warning("Modbus poll failed (%s); retrying", error)
+
+    async def poll(self) -> None:
+        """Read every device once and deliver what changed, as one batch."""
+        batch: list[TagChange] = []
+        for device in self.devices:
+            client = self._clients[(device.host, device.port)]
+            values: dict[str, TagValue] = {}
+            for table, address, count, members in self.blocks:
+                words = await self._read(client, device.unit_id, table, address, count)
+                for tag in members:
+                    chunk = words[tag.address - address: tag.address - address + tag.size]
+                    try:
+                        values[tag.path] = decode(tag.encoding, chunk, self.word_order)
+                    except DecodeError:
+                        continue
+            clock = values.get(TIME_PATH)
+            time = float(clock) if isinstance(clock, int | float) else 0.0
+            for path, value in values.items():
+                key = (device.machine, path)
+                if self._last.get(key) != value or key not in self._last:
+                    self._last[key] = value
+                    batch.append(TagChange(device.machine, path, value, time))
+        self.polls += 1
+        self.deliver(batch)
+
+    async def _read(self, client: AsyncModbusTcpClient, unit: int, table: Table, address: int,
+                    count: int) -> list[int]:
+        if table is Table.INPUT_REGISTER:
+            reply = await client.read_input_registers(address, count=count, device_id=unit)
+        elif table is Table.HOLDING_REGISTER:
+            reply = await client.read_holding_registers(address, count=count, device_id=unit)
+        elif table is Table.COIL:
+            reply = await client.read_coils(address, count=count, device_id=unit)
+        else:
+            reply = await client.read_discrete_inputs(address, count=count, device_id=unit)
+        if reply.isError():
+            raise ModbusException(f"unit {unit} {table} {address}+{count}: {reply}")
+        if table.is_bit:
+            return [int(b) for b in reply.bits[:count]]
+        return list(reply.registers)
+
+    def write(self, machine: str, path: str, value: TagValue) -> None:
+        task = asyncio.get_running_loop().create_task(self._write(machine, path, value))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _write(self, machine: str, path: str, value: TagValue) -> None:
+        device = next((d for d in self.devices if d.machine == machine), None)
+        tag = self.tags.get(path)
+        if device is None or tag is None or tag.table not in (Table.HOLDING_REGISTER, Table.COIL):
+            self.fail(TagWriteError(machine, path, "not a writable mapped tag"))
+            return
+        client = self._clients[(device.host, device.port)]
+        if tag.table is Table.COIL:
+            reply = await client.write_coil(tag.address, bool(value), device_id=device.unit_id)
+        else:
+            words = encode(tag.encoding, value, tag.size, self.word_order)
+            reply = await client.write_registers(tag.address, words, device_id=device.unit_id)
+        if reply.isError():
+            self.fail(TagWriteError(machine, path, f"Modbus exception {reply}"))
