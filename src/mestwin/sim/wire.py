@@ -43,9 +43,10 @@ class WireRun:
 def modbus_tags(server: ModbusServer) -> list[RegisterTag]:
     """The MES's Modbus configuration for data collection, from the server's register map
     (what an integrator types in from the vendor's manual)."""
-    wanted = {*TAG_PATHS, "Diagnostics.SimTime"}
-    return [RegisterTag(e.path, e.table, e.address, e.size, e.encoding)
-            for e in server.map.entries if e.path in wanted and not e.table.is_bit]
+    rank = {path: i for i, path in enumerate(("Diagnostics.SimTime", *TAG_PATHS))}
+    tags = [RegisterTag(e.path, e.table, e.address, e.size, e.encoding)
+            for e in server.map.entries if e.path in rank and not e.table.is_bit]
+    return sorted(tags, key=lambda t: rank[t.path])
 
 
 async def run_over_wire(scenario: Scenario, transport: str, speed: float, until: float,

@@ -51,9 +51,10 @@ COUNTERS: dict[str, str] = {
     "PackTags.Admin.ProdDefectiveCount[2].AccCount": "rework",
 }
 STATE_TIMES: tuple[str, ...] = tuple(f"OEE.MachineStateTime[{k}]" for k in range(8))
-TAG_PATHS: tuple[str, ...] = (ORDER, LOT, PRODUCT, CONSUMED, SERIAL, *STATE_TIMES, CHANGE_TIME,
-                              REASON, STATE, HEARTBEAT, *COUNTERS)
-"""The tags data collection needs, in the order the PLC publishes them."""
+TAG_PATHS: tuple[str, ...] = (*COUNTERS, ORDER, LOT, PRODUCT, CONSUMED, SERIAL, *STATE_TIMES,
+                              CHANGE_TIME, REASON, STATE, HEARTBEAT)
+"""The tags data collection needs, in the order the PLC writes them within one instant
+(counts of the cycle that ended, then the next unit's data, then its state)."""
 ACC_MODULUS = 2**32
 
 EventSink = Callable[[list[Event]], None]

@@ -81,6 +81,8 @@ class ModbusPollingSource(TagSource):
         super().__init__()
         self.devices = list(devices)
         self.tags = {t.path: t for t in tags}
+        self._rank = {t.path: i for i, t in enumerate(tags)}
+        """Delivery order within a poll: the order of *tags* (give the PLC's write order)."""
         self.word_order = word_order
         self.interval = interval
         self.blocks = read_blocks(tags)
@@ -141,7 +143,8 @@ class ModbusPollingSource(TagSource):
                         continue
             clock = values.get(TIME_PATH)
             time = float(clock) if isinstance(clock, int | float) else 0.0
-            for path, value in values.items():
+            for path in sorted(values, key=lambda p: self._rank.get(p, len(self._rank))):
+                value = values[path]
                 key = (device.machine, path)
                 if self._last.get(key) != value or key not in self._last:
                     self._last[key] = value

@@ -3,7 +3,8 @@
 NodeIds follow the convention of the machines' servers: ``ns=<idx>;s=<Line>.<Machine>.<tag
 path>`` under a namespace URI the MES is configured with; the index is looked up by URI on
 connect, never assumed. One subscription carries every tag of every machine; the items of
-one publish response are delivered as one batch. A tag change's time is its SourceTimestamp
+one publish response are delivered as one batch, in the PLC's write order (source time,
+then the order of the configured tag paths). A tag change's time is its SourceTimestamp
 on the PLC clock, in seconds since *epoch* (the collector takes state-change times from the
 PLC's own ``StateChangeTime`` tag, so transport delay does not skew intervals).
 
@@ -46,6 +47,7 @@ class OpcUaSource(TagSource):
         self.line = line
         self._machines = list(machines)
         self.paths = list(paths)
+        self._rank = {path: i for i, path in enumerate(self.paths)}
         self.namespace_uri = namespace_uri
         self.epoch = epoch
         self.publishing_interval_ms = publishing_interval_ms
@@ -122,6 +124,9 @@ class OpcUaSource(TagSource):
     def _flush(self) -> None:
         self._flush_scheduled = False
         batch, self._pending = self._pending, []
+        # A notification is ordered per monitored item, not across items: restore the PLC's
+        # write order (source time, then the order of *paths*, which is the PLC's).
+        batch.sort(key=lambda c: (c.time, self._rank.get(c.path, len(self._rank))))
         self.deliver(batch)
 
     # -- writes ---------------------------------------------------------------------------
