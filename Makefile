@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	mkdir -p $(REPORTS)
-	$(BIN)/mestwin run $(SCENARIO) --report $(REPORTS)/demo.md --json > $(REPORTS)/demo.json
+	$(BIN)/mestwin run $(SCENARIO) --no-progress --report $(REPORTS)/demo.md --json > $(REPORTS)/demo.json
 	cat $(REPORTS)/demo.md
+	@echo "== The whole loop: plant -> virtual PLCs over OPC UA (600x real time) -> MES =="
+	$(BIN)/mestwin loop $(SCENARIO) --transport opcua --speed 600 --until 4h --report $(REPORTS)/demo_mes.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

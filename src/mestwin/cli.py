@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files",
                             description="Print the JSON Schema of scenario files (for editors).")
     schema.set_defaults(func=_cmd_schema)
+    from mestwin.sim.serve import add_commands
+    add_commands(sub)
+    from mestwin.sim.jobshop_command import add_commands as add_jobshop
+    from mestwin.sim.loop_command import add_commands as add_loop
+    add_loop(sub)
+    add_jobshop(sub)
     return parser
 
 

@@ -71,3 +71,16 @@ def test_schema_is_a_json_schema_of_scenarios() -> None:
     assert schema["title"] == "mestwin scenario"
     assert {"name", "horizon", "sources", "stations"} <= set(schema["properties"])
     assert set(schema["required"]) >= {"name", "horizon", "sources", "stations"}
+
+
+def test_loop_scores_the_mes_in_process(scenarios_dir: Path) -> None:
+    """`mestwin loop --json` reports every machine with counts equal to the truth."""
+    done = _mestwin("loop", str(scenarios_dir / "assembly_line.yaml"), "--until", "12h",
+                    "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert set(summary["machines"]) == {"assemble-1", "assemble-2", "test", "pack"}
+    assert all(m["counts_equal"] for m in summary["machines"].values())
+    assert summary["genealogy"]["min_recall"] == 1.0
+    assert _mestwin("loop", str(scenarios_dir / "assembly_line.yaml"), "--transport",
+                    "carrier-pigeon").returncode == 2
