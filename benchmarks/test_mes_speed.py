@@ -14,7 +14,8 @@ from typing import Any
 
 from mestwin.mes_core.collection.writer import StoreWriter
 from mestwin.mes_core.store import create_all, make_engine, session_factory
-from mestwin.sim.loop import ClosedLoop, ideal_cycle_times, line_name
+from mestwin.sim.loop import ClosedLoop, ideal_cycle_times
+from mestwin.sim.naming import line_name
 from mestwin.sim.scenario import build_plant, parse_scenario
 from mestwin.virtual_plc.plc import START_DATETIME
 
@@ -57,8 +58,8 @@ def test_events_ingested_per_second_into_sqlite(tmp_path: Path, benchmark: Any,
     engine = make_engine(f"sqlite:///{tmp_path / 'ingest.db'}")
     create_all(engine)
     machines = [m.id for s in closed.plant.stations.values() for m in s.machines()]
-    writer = StoreWriter(session_factory(engine), START_DATETIME, line_name(scenario), machines,
-                         ideal_cycle_time=ideal_cycle_times(closed.plant))
+    writer = StoreWriter(session_factory(engine), START_DATETIME, line_name(scenario.name),
+                         machines, ideal_cycle_time=ideal_cycle_times(closed.plant))
     start = time.perf_counter()
     writer(events)
     writer.flush()

@@ -88,3 +88,36 @@ def test_a_frozen_heartbeat_is_detected_and_its_recovery_too() -> None:
     collector.on_batch([TagChange("m", "PackTags.Status.Heartbeat", 2, 4.0)])
     assert [(e.time, e.frozen) for e in events if isinstance(e, Frozen)] == [(3.0, True),
                                                                            (4.0, False)]
+
+
+def _record(seq: int, serial: str, consumed: str = "") -> str:
+    return f"{seq}|{float(seq)}|{serial}|widget|raw-L1||{consumed}"
+
+
+def test_genealogy_fifo_catches_up_on_records_a_sample_missed() -> None:
+    """Three starts between two samples: all three arrive, with their time and consumption."""
+    collector, events = _collector()
+    collector.on_batch([TagChange("m", "Genealogy.Seq", 0, 0.0)])  # baseline
+    collector.on_batch([
+        TagChange("m", "Genealogy.Seq", 3, 3.5),  # a transport may deliver Seq first
+        TagChange("m", "Genealogy.Record[1]", _record(1, "w-1", "caps-L1=1"), 3.5),
+        TagChange("m", "Genealogy.Record[2]", _record(2, "w-2"), 3.5),
+        TagChange("m", "Genealogy.Record[3]", _record(3, "w-3"), 3.5),
+        TagChange("m", "PackTags.Status.CurrentSerial", "w-3", 3.5),  # not counted twice
+    ])
+    starts = [e for e in events if isinstance(e, UnitStarted)]
+    assert [(s.serial, s.time) for s in starts] == [("w-1", 1.0), ("w-2", 2.0), ("w-3", 3.0)]
+    assert starts[0].consumed == (("caps-L1", 1.0, ""),)
+    assert collector.lost_records == 0
+
+
+def test_genealogy_fifo_overflow_is_counted_not_hidden() -> None:
+    """More starts than slots between two samples: the overwritten ones are counted lost."""
+    collector, events = _collector()
+    collector.on_batch([TagChange("m", "Genealogy.Seq", 0, 0.0)])
+    batch = [TagChange("m", f"Genealogy.Record[{n % 16}]", _record(n, f"w-{n}"), 20.0)
+             for n in range(1, 21)]
+    collector.on_batch([*batch, TagChange("m", "Genealogy.Seq", 20, 20.0)])
+    starts = [e.serial for e in events if isinstance(e, UnitStarted)]
+    assert starts == [f"w-{n}" for n in range(5, 21)]
+    assert collector.lost_records == 4

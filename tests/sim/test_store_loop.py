@@ -12,7 +12,8 @@ from mestwin.mes_core.collection.writer import StoreWriter
 from mestwin.mes_core.genealogy import lot_by_code, trace_backward
 from mestwin.mes_core.reporting import oee
 from mestwin.mes_core.store import create_all, make_engine, session_factory
-from mestwin.sim.loop import ClosedLoop, ideal_cycle_times, line_name
+from mestwin.sim.loop import ClosedLoop, ideal_cycle_times
+from mestwin.sim.naming import line_name
 from mestwin.sim.scenario import build_plant, load_scenario
 from mestwin.virtual_plc.plc import START_DATETIME
 
@@ -28,7 +29,7 @@ def test_store_reports_equal_the_ledger_and_the_truth(tmp_path: Path,
     sessions = session_factory(engine)
     machines = [m.id for s in build_plant(scenario).stations.values() for m in s.machines()]
     plant_for_master_data = build_plant(scenario)
-    writer = StoreWriter(sessions, START_DATETIME, line_name(scenario), machines,
+    writer = StoreWriter(sessions, START_DATETIME, line_name(scenario.name), machines,
                          batch_size=2000, ideal_cycle_time=ideal_cycle_times(plant_for_master_data))
     loop = ClosedLoop.build(scenario, sinks=[writer])
     loop.run()

@@ -4,7 +4,8 @@ The plant runs paced by the real-time driver; its virtual PLCs are served over O
 (asyncua) or Modbus TCP (pymodbus) on 127.0.0.1; the MES collects through its own
 subscription or polling client. Counts are exact (cumulative AccCounts); time elements come
 from the PLCs' cumulative machine-state times, so OEE is within 0.5 percentage points (the
-acceptance bound; in practice exact) even where the transport samples.
+acceptance bound; in practice exact) even where the transport samples, and over OPC UA
+the backward trace of every finished serial is exact (the PLC's genealogy FIFO).
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def test_mes_over_the_wire_at_60x(scenarios_dir: Path, stem: str, transport: str
     for score in scores:
         assert score.counts_equal, (score.machine, score.truth, score.mes)
         assert score.max_kpi_error_pp() <= 0.5, (score.machine, score.truth, score.mes)
-    if transport == "opcua" and stem == "assembly_line":
+    # Modbus carries no strings this long (no genealogy there); the job shop finishes no
+    # part in this stretch and its parts carry no lots.
+    if transport == "opcua" and stem != "job_shop":
         genealogy = score_genealogy(run.plant, run.ledger)
         assert genealogy.serials > 0
         assert (genealogy.min_precision, genealogy.min_recall) == (1.0, 1.0)

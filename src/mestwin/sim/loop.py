@@ -9,7 +9,6 @@ it learns everything else from tags. Ground truth stays on the plant side for sc
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -21,6 +20,7 @@ from mestwin.mes_core.ledger import ProductionLedger
 from mestwin.mes_core.losses import SixBigLoss
 from mestwin.plantmodels import Plant
 from mestwin.sim.inprocess import InProcessSource
+from mestwin.sim.naming import line_name
 from mestwin.sim.scenario import Scenario, build_plant
 from mestwin.virtual_plc.plc import VirtualPLC
 from mestwin.virtual_plc.tags import STOP_REASONS, LossCategory
@@ -39,11 +39,6 @@ def reason_codes() -> ReasonCodes:
     """The MES's stop-reason table, configured from the virtual PLC vendor's table."""
     return ReasonCodes({c.id: ReasonCode(c.id, c.reason or "none", _LOSS.get(c.category))
                         for c in STOP_REASONS})
-
-
-def line_name(scenario: Scenario) -> str:
-    """The line's name in PLC addresses: the scenario name as an identifier."""
-    return re.sub(r"[^A-Za-z0-9]+", "_", scenario.name).strip("_") or "line"
 
 
 def ideal_cycle_times(plant: Plant) -> dict[tuple[str, str], float]:
@@ -80,7 +75,7 @@ class ClosedLoop:
         dispatching MES needs, see :class:`InProcessSource`)."""
         env = simpy.Environment()
         plant = build_plant(scenario, env)
-        line = line_name(scenario)
+        line = line_name(scenario.name)
         plcs = {m.id: VirtualPLC(m, line, m.id, env, scan_time_s,  # type: ignore[arg-type]
                                  immediate_commands=immediate_commands)
                 for station in plant.stations.values() for m in station.machines()}

@@ -20,7 +20,8 @@ from mestwin.mes_core.collection.opcua import OpcUaSource
 from mestwin.mes_core.collection.source import TagSource
 from mestwin.mes_core.ledger import ProductionLedger
 from mestwin.plantmodels import Plant
-from mestwin.sim.loop import ideal_cycle_times, line_name, reason_codes
+from mestwin.sim.loop import ideal_cycle_times, reason_codes
+from mestwin.sim.naming import line_name
 from mestwin.sim.realtime import RealtimeDriver
 from mestwin.sim.scenario import Scenario, build_plant
 from mestwin.virtual_plc.modbus_server import ModbusServer, ModbusSettings
@@ -56,7 +57,7 @@ async def run_over_wire(scenario: Scenario, transport: str, speed: float, until:
     env = simpy.Environment()
     plant = build_plant(scenario, env)
     plant.start()
-    line = line_name(scenario)
+    line = line_name(scenario.name)
     plcs = {m.id: VirtualPLC(m, line, m.id, env, scan_time_s)  # type: ignore[arg-type]
             for station in plant.stations.values() for m in station.machines()}
     driver = RealtimeDriver(env, speed)

@@ -61,6 +61,8 @@ from mestwin.virtual_plc.retain import CounterBase, RetainedData
 from mestwin.virtual_plc.tags import (
     ACC_COUNT_MAX,
     COUNT_MODULUS,
+    GENEALOGY_SLOTS,
+    RECORD_LENGTH,
     TAG_BY_PATH,
     TagValues,
     check_value,
@@ -432,6 +434,15 @@ class VirtualPLC:
         self._update_counters()
         self._update_oee_tags()
 
+    def _record_start(self, serial: str, product: str, lot: str, order: str,
+                      consumed: str) -> None:
+        """Append a unit start to the genealogy FIFO (an event buffer, as real lines keep,
+        so a client that samples does not lose a unit started between two samples)."""
+        seq = self.tags.integer("Genealogy.Seq") + 1
+        record = f"{seq}|{self.env.now!r}|{serial}|{product}|{lot}|{order}|{consumed}"
+        self.tags.set(f"Genealogy.Record[{seq % GENEALOGY_SLOTS}]", record[:RECORD_LENGTH])
+        self.tags.set("Genealogy.Seq", seq)
+
     def _update_counters(self) -> None:
         st = self.station
         produced = st.produced
@@ -463,7 +474,12 @@ class VirtualPLC:
             put("PackTags.Status.CurrentLot", (st.current_lot or "")[:32])
             put("PackTags.Status.CurrentProduct",
                 (getattr(st, "current_product", None) or "")[:32])
-            put("PackTags.Status.Consumed", consumed_text(getattr(st, "current_consumed", ())))
+            consumed = consumed_text(getattr(st, "current_consumed", ()))
+            put("PackTags.Status.Consumed", consumed)
+            if serial:
+                self._record_start(serial, str(tags["PackTags.Status.CurrentProduct"]),
+                                   str(tags["PackTags.Status.CurrentLot"]),
+                                   str(tags["PackTags.Status.CurrentWorkOrder"]), consumed)
             put("PackTags.Status.CurrentSerial", (serial or "")[:32])
         previous = tags.integer("PackTags.Status.MachineState")
         if previous != physical or tags["PackTags.Status.StateReason"] != code:

@@ -79,6 +79,7 @@ class Group(enum.StrEnum):
     JOB_MANAGEMENT = "JobManagement"
     SIGNALS = "Signals"
     OEE = "OEE"
+    GENEALOGY = "Genealogy"
 
 
 INT_RANGES: Mapping[DataType, tuple[int, int]] = MappingProxyType({
@@ -272,6 +273,16 @@ _OEE = [
      "non-resetting, so an MES gets exact time elements from differences however it samples")
     for k in range(8)
 ]
+GENEALOGY_SLOTS = 16
+"""Unit starts the PLC keeps in its genealogy FIFO (``Genealogy.Record[k]``)."""
+RECORD_LENGTH = 400
+_GENEALOGY = [
+    ("Seq", _U32, _R, "", "Sequence number of the newest genealogy record (0 none yet)",
+     0, False),
+    *[(f"Record[{k}]", _S, _R, "",
+       "Ring buffer slot seq % 16: 'seq|time|serial|product|lot|order|consumed'",
+       RECORD_LENGTH, False) for k in range(GENEALOGY_SLOTS)],
+]
 _IDENTIFICATION = [
     ("Manufacturer", _S, _R, "", "Machine manufacturer", TEXT, False),
     ("Model", _S, _R, "", "Machine model", TEXT, False),
@@ -301,6 +312,7 @@ TAGS: tuple[TagSpec, ...] = (
     *_group(Group.IDENTIFICATION, "Identification.", _IDENTIFICATION),
     *_group(Group.DIAGNOSTICS, "Diagnostics.", _DIAGNOSTICS),
     *_group(Group.OEE, "OEE.", _OEE),
+    *_group(Group.GENEALOGY, "Genealogy.", _GENEALOGY),
     TagSpec("MachineryItemState.CurrentState", _S, _R, Group.MACHINERY_ITEM_STATE, "",
             "NotAvailable | OutOfService | Executing | NotExecuting (OPC 40001-1)", TEXT, False),
     TagSpec("MachineryOperationMode.CurrentState", _S, _R, Group.MACHINERY_OPERATION_MODE, "",

@@ -10,8 +10,11 @@ into :mod:`.events`:
   nothing twice and loses nothing made while disconnected; a counter that goes backwards is
   a wrap (UInt32) when the drop is large, else a PLC that lost its retained data (counted
   from zero);
-- unit starts from ``Status.CurrentSerial`` with the lot, product, order and consumption the
-  PLC published just before it (genealogy);
+- unit starts (genealogy) from the PLC's FIFO of start records (``Genealogy.Record[k]``,
+  ``Genealogy.Seq``): the MES reads every record since the last one it saw, so a transport
+  that samples loses a start only if more than 16 happened between two samples (counted in
+  :attr:`Collector.lost_records`); PLCs without the FIFO are read from
+  ``Status.CurrentSerial`` with the lot, product, order and consumption published before it;
 - frozen PLCs from a ``Status.Heartbeat`` that stops changing (:meth:`Collector.check`);
 - exact element totals from the PLC's cumulative ``OEE.MachineStateTime[k]`` (time per
   machine state up to ``StateChangeTime``): :meth:`Collector.close` reports the elements
@@ -51,11 +54,15 @@ COUNTERS: dict[str, str] = {
     "PackTags.Admin.ProdDefectiveCount[2].AccCount": "rework",
 }
 STATE_TIMES: tuple[str, ...] = tuple(f"OEE.MachineStateTime[{k}]" for k in range(8))
-TAG_PATHS: tuple[str, ...] = (*COUNTERS, ORDER, LOT, PRODUCT, CONSUMED, SERIAL, *STATE_TIMES,
-                              CHANGE_TIME, REASON, STATE, HEARTBEAT)
+RECORD_SLOTS = 16
+RECORDS: tuple[str, ...] = tuple(f"Genealogy.Record[{k}]" for k in range(RECORD_SLOTS))
+SEQ = "Genealogy.Seq"
+TAG_PATHS: tuple[str, ...] = (*COUNTERS, ORDER, LOT, PRODUCT, CONSUMED, *RECORDS, SEQ, SERIAL,
+                              *STATE_TIMES, CHANGE_TIME, REASON, STATE, HEARTBEAT)
 """The tags data collection needs, in the order the PLC writes them within one instant
 (counts of the cycle that ended, then the next unit's data, then its state)."""
 ACC_MODULUS = 2**32
+_RECORD_SET = frozenset(RECORDS)
 
 EventSink = Callable[[list[Event]], None]
 
@@ -93,6 +100,8 @@ class _Machine:
     frozen: bool = False
     baseline: dict[str, float] | None = None
     baseline_time: float = 0.0
+    seq: int | None = None
+    """Last genealogy record read; None until the PLC's FIFO is seen."""
 
 
 class Collector:
@@ -109,6 +118,8 @@ class Collector:
         self.heartbeat_timeout = heartbeat_timeout
         self.machines: dict[str, _Machine] = {}
         self._out: list[Event] = []
+        self.lost_records = 0
+        """Genealogy records overwritten in a PLC's FIFO before the MES read them."""
 
     def on_batch(self, batch: Batch) -> None:
         """Apply *batch* in order and hand the resulting events to the sinks."""
@@ -116,8 +127,8 @@ class Collector:
         # The change time of a state is known once per batch: a transport may deliver it
         # after the state itself (OPC UA does not order a notification's items).
         for change in batch:
-            if change.path == CHANGE_TIME:
-                machines.setdefault(change.machine, _Machine()).image[CHANGE_TIME] = change.value
+            if change.path == CHANGE_TIME or change.path in _RECORD_SET:
+                machines.setdefault(change.machine, _Machine()).image[change.path] = change.value
         for change in batch:
             self._apply(machines.get(change.machine) or machines.setdefault(change.machine,
                                                                             _Machine()), change)
@@ -186,8 +197,10 @@ class Collector:
         machine.image[path] = value
         if path in (STATE, REASON):
             self._state(name, machine, change.time)
+        elif path == SEQ:
+            self._records(name, machine, _int(value))
         elif path == SERIAL:
-            if value:
+            if value and machine.seq is None:
                 image = machine.image
                 self._out.append(UnitStarted(
                     name, change.time, str(value), str(image.get(PRODUCT, "")),
@@ -199,6 +212,25 @@ class Collector:
             if machine.frozen:
                 machine.frozen = False
                 self._out.append(Frozen(name, change.time, False))
+
+    def _records(self, name: str, machine: _Machine, seq: int) -> None:
+        last = machine.seq
+        machine.seq = seq
+        if last is None:
+            return  # the first value seen is the baseline
+        first = last + 1 if seq > last else 1  # a PLC restarted without retained data
+        if seq - first >= RECORD_SLOTS:
+            self.lost_records += seq - first - RECORD_SLOTS + 1
+            first = seq - RECORD_SLOTS + 1
+        for number in range(first, seq + 1):
+            record = str(machine.image.get(RECORDS[number % RECORD_SLOTS], ""))
+            fields = record.split("|", 6)
+            if len(fields) != 7 or fields[0] != str(number):
+                self.lost_records += 1
+                continue
+            _, time, serial, product, lot, order, consumed = fields
+            self._out.append(UnitStarted(name, float(time), serial, product, lot, order,
+                                         parse_consumed(consumed)))
 
     def _state(self, name: str, machine: _Machine, time: float) -> None:
         image = machine.image

@@ -1,0 +1,230 @@
+"""Specification of the ``virtual_plant`` pytest plugin (mestwin.sim.pytest_plugin).
+
+The handle the fixture yields (:class:`VirtualPlant`) is driven here from plain synchronous
+code, as a user's test would. The fixture itself, its marker and its option are exercised
+the way an outside user meets them: pytest in a subprocess on a temporary folder, including
+the example test of the README, word for word.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import pytest
+from asyncua import ua
+from asyncua.client.client import Client
+from pyModbusTCP.client import ModbusClient
+
+from mestwin.plantmodels.eventlog import EventKind
+from mestwin.sim.pytest_plugin import VirtualPlant
+from mestwin.sim.scenario import parse_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGIN = "mestwin.sim.pytest_plugin"
+ACC = "PackTags.Admin.ProdProcessedCount[0].AccCount"
+
+LINE: dict[str, Any] = {
+    "name": "plugin line",
+    "seed": 2,
+    "horizon": "1d",
+    "warmup": 0,
+    "sources": [{"id": "feed", "saturated": True, "to": "press"}],
+    "stations": [
+        {"id": "press", "process_time": {"dist": "exponential", "mean": "20s"}, "buffer": 3,
+         "to": "pack"},
+        {"id": "pack", "process_time": {"dist": "constant", "value": "15s"}, "scrap": 0.1,
+         "to": "sink"},
+    ],
+}
+
+
+def plugin_args() -> list[str]:
+    """``-p`` the plugin unless mestwin's pytest11 entry point already loads it (loading it
+    twice under two names is an error)."""
+    installed = any(ep.value == PLUGIN for ep in entry_points(group="pytest11"))
+    return [] if installed else ["-p", PLUGIN]
+
+
+def run_pytest(folder: Path, *args: str) -> tuple[subprocess.CompletedProcess[str],
+                                                     dict[str, str]]:
+    """pytest in a subprocess on *folder*, with each test's outcome from its JUnit XML."""
+    report = folder / "report.xml"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--strict-markers",
+         f"--junitxml={report}", *plugin_args(), *args],
+        cwd=folder, capture_output=True, text=True, timeout=300, check=False)
+    outcomes: dict[str, str] = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        kinds = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+        outcomes[case.attrib["name"]] = kinds[0] if kinds else "passed"
+    return done, outcomes
+
+
+def readme_example() -> tuple[str, str]:
+    """(file name, code) of the README's example test, exactly as the README shows it."""
+    pattern = re.compile(r"```python\n(# (test_\w+\.py)\n.*?)```", re.S)
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = pattern.search(text)
+    assert match is not None, "no virtual_plant example test in the README"
+    assert "virtual_plant" in match.group(1)
+    return match.group(2), match.group(1)
+
+
+# -- the handle, from synchronous code ---------------------------------------------------------
+
+def test_handle_advances_time_and_serves_tags_equal_to_the_ground_truth() -> None:
+    """Time stands still until advance(); then the OPC UA and Modbus counters equal the
+    plant's own counters, and the event log and KPIs cover the advanced time."""
+    with VirtualPlant(parse_scenario(LINE)) as plant:
+        assert plant.machines == ("press", "pack")
+        time.sleep(0.2)
+        assert plant.now == 0.0
+        plant.advance(3600)
+        assert plant.now == 3600.0
+        truth = plant.counters("pack")
+        assert truth.produced > 100
+        assert truth.scrap > 0
+        assert truth.produced == truth.good + truth.scrap + truth.rework
+
+        async def read() -> int:
+            async with Client(str(plant.endpoints.opcua), timeout=10) as client:
+                ns = await client.get_namespace_index(plant.endpoints.namespace_uri)
+                node = client.get_node(f"ns={ns};s={plant.node_id('pack', ACC)}")
+                return int(await node.read_value())
+
+        assert asyncio.run(read()) == truth.produced
+        where = plant.endpoints.modbus_endpoint("pack")
+        client = ModbusClient(host=where.host, port=where.port, unit_id=where.unit_id,
+                              timeout=5)
+        high, low = client.read_input_registers(104, 2)
+        client.close()
+        assert (high << 16) + low == truth.produced
+        completes = plant.events(EventKind.COMPLETE)
+        assert sum(1 for e in completes if getattr(e, "station", "") == "pack") \
+            == truth.produced
+        result = plant.results()
+        assert result.horizon_s == 3600.0
+        assert result.stations["pack"].produced == truth.produced
+        assert len(plant.event_log_sha256()) == 64
+
+
+def test_handle_paces_and_pauses_in_the_background() -> None:
+    """pace(speed) lets simulated time run while the test thread does other things;
+    pause() freezes it."""
+    with VirtualPlant(parse_scenario(LINE)) as plant:
+        plant.pace(5000)
+        deadline = time.monotonic() + 30
+        while plant.now < 600 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        plant.pause()
+        frozen = plant.now
+        assert frozen >= 600
+        time.sleep(0.2)
+        assert plant.now == frozen
+        assert plant.lag_stats().count > 0
+
+
+def test_handle_restarts_servers_and_operator_commands_work() -> None:
+    """After restart_servers() the endpoints are unchanged and the default operator account
+    (operator / operator) can write commands; anonymous sessions are read-only."""
+    with VirtualPlant(parse_scenario(LINE)) as plant:
+        plant.advance(300)
+        before = plant.endpoints
+        assert plant.restart_servers() == before
+        ident = plant.node_id("press", "PackTags.Command.MachSpeed")
+
+        async def write(user: str | None) -> None:
+            client = Client(str(before.opcua), timeout=10)
+            if user is not None:
+                client.set_user(user)
+                client.set_password(user)
+            async with client:
+                ns = await client.get_namespace_index(before.namespace_uri)
+                node = client.get_node(f"ns={ns};s={ident}")
+                await node.write_value(ua.Variant(1.5, ua.VariantType.Float))
+
+        with pytest.raises(ua.uaerrors.BadUserAccessDenied):
+            asyncio.run(write(None))
+        asyncio.run(write("operator"))
+        assert plant.call(lambda rt: rt.plc("press").tags["PackTags.Command.MachSpeed"]) \
+            == pytest.approx(1.5)
+    plant.close()  # idempotent
+
+
+# -- the fixture, as an outside user meets it ------------------------------------------------
+
+def test_readme_example_passes_as_an_outside_users_test(tmp_path: Path) -> None:
+    """The README's example test, copied verbatim into an empty folder, passes under pytest
+    with only mestwin installed (no conftest, no project configuration)."""
+    name, code = readme_example()
+    (tmp_path / name).write_text(code, encoding="utf-8")
+    done, outcomes = run_pytest(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert outcomes
+    assert set(outcomes.values()) == {"passed"}
+
+
+MARKER_TESTS = '''
+import time
+
+import pytest
+
+LINE = {line!r}
+
+
+@pytest.mark.virtual_plant(scenario="line.yaml")
+def test_yaml_next_to_the_test_file(virtual_plant):
+    assert virtual_plant.machines == ("cut", "pack-1", "pack-2")
+    assert virtual_plant.now == 0.0
+
+
+@pytest.mark.virtual_plant(scenario=LINE, seed=11, modbus=False)
+def test_dict_seed_and_no_modbus(virtual_plant):
+    assert virtual_plant.results().seed == 11
+    assert virtual_plant.endpoints.modbus == ()
+    assert virtual_plant.endpoints.opcua.startswith("opc.tcp://127.0.0.1:")
+
+
+@pytest.mark.virtual_plant(scenario=LINE, speed=5000)
+def test_speed_starts_pacing(virtual_plant):
+    deadline = time.monotonic() + 30
+    while virtual_plant.now == 0.0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert virtual_plant.now > 0.0
+
+
+def test_option_gives_the_default_scenario(virtual_plant):
+    assert virtual_plant.machines == ("cut", "pack-1", "pack-2")
+
+
+@pytest.mark.virtual_plant(scenario=LINE, colour="red")
+def test_unknown_marker_argument(virtual_plant):
+    pass
+'''
+
+
+def test_marker_and_option_choose_the_scenario(tmp_path: Path) -> None:
+    """The marker takes a YAML path relative to the test file, a dict, a seed, a speed and
+    server switches; --virtual-plant-scenario serves tests without a marker; the marker is
+    registered (--strict-markers) and an unknown marker argument is a usage error."""
+    sub = tmp_path / "tests"
+    sub.mkdir()
+    (sub / "line.yaml").write_text((ROOT / "scenarios" / "two_step_line.yaml").read_text())
+    (sub / "test_marker.py").write_text(MARKER_TESTS.format(line=LINE), encoding="utf-8")
+    done, outcomes = run_pytest(tmp_path, "--virtual-plant-scenario", "tests/line.yaml")
+    assert outcomes == {
+        "test_yaml_next_to_the_test_file": "passed",
+        "test_dict_seed_and_no_modbus": "passed",
+        "test_speed_starts_pacing": "passed",
+        "test_option_gives_the_default_scenario": "passed",
+        "test_unknown_marker_argument": "error",
+    }, done.stdout + done.stderr
+    assert "unknown arguments ['colour']" in done.stdout
