@@ -176,7 +176,14 @@ class Station:
 
     @property
     def observers(self) -> list[Callable[[Server], None]]:
-        """Observers of the (single) server: a one-server station is one machine."""
+        """Observers of the server of a one-server station (which is one machine).
+
+        A station with several servers has no single change stream: observe its machines
+        (:meth:`machines`); asking it raises ``AttributeError``, so a PLC bound to the whole
+        station falls back to its cyclic scan.
+        """
+        if self.servers != 1:
+            raise AttributeError("a multi-server station: observe its machines() instead")
         return self.pool[0].observers
 
     # -- outages --------------------------------------------------------------------------
