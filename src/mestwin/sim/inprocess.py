@@ -13,8 +13,7 @@ Writes go straight to ``VirtualPLC.write``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from functools import partial
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import simpy
@@ -41,15 +40,22 @@ class InProcessSource(TagSource):
         self._pending: list[TagChange] = []
         self._scheduled = False
         for name, plc in self.plcs.items():
-            plc.tags.listeners.append(partial(self._on_change, name))
+            plc.tags.listeners.append(self._listener(name))
 
     @property
     def machines(self) -> Sequence[str]:
         return list(self.plcs)
 
+    def _listener(self, machine: str) -> Callable[[str, TagValue], None]:
+        paths, on_change = self.paths, self._on_change
+
+        def listen(path: str, value: TagValue) -> None:
+            if paths is None or path in paths:
+                on_change(machine, path, value)
+
+        return listen
+
     def _on_change(self, machine: str, path: str, value: TagValue) -> None:
-        if self.paths is not None and path not in self.paths:
-            return
         now = self.env._now
         if not self.end_of_instant:
             if now != self._instant and self._pending:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from mestwin.mes_core.collection.collector import TAG_PATHS, Collector, EventSink
+from mestwin.mes_core.collection.collector import LOSSLESS_TAG_PATHS, Collector, EventSink
 from mestwin.mes_core.collection.machine_state import ReasonCode, ReasonCodes
 from mestwin.mes_core.ledger import ProductionLedger
 from mestwin.mes_core.losses import SixBigLoss
@@ -79,7 +79,7 @@ class ClosedLoop:
         plcs = {m.id: VirtualPLC(m, line, m.id, env, scan_time_s,  # type: ignore[arg-type]
                                  immediate_commands=immediate_commands)
                 for station in plant.stations.values() for m in station.machines()}
-        source = InProcessSource(env, plcs, TAG_PATHS, end_of_instant=end_of_instant)
+        source = InProcessSource(env, plcs, LOSSLESS_TAG_PATHS, end_of_instant=end_of_instant)
         ledger = ProductionLedger(scenario.warmup, scenario.horizon, ideal_cycle_times(plant))
         extra = list(sinks)
         collector = Collector(reason_codes(), [ledger, *extra],

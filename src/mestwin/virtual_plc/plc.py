@@ -179,6 +179,7 @@ class VirtualPLC:
         self._speed_setpoint = 0.0
         self._last_counts: tuple[int, ...] | None = None
         self._last_serial: str | None = "\0"
+        self._last_image: tuple[int, str, str | None] | None = None
         self._init_tags(identification or Identification())
         observers = getattr(station, "observers", None)
         if observers is not None:
@@ -287,6 +288,7 @@ class VirtualPLC:
                 self.tags.set(path, seconds)
             self.tags.set("PackTags.Status.StateChangeTime", restart)
         self._last_counts = None
+        self._last_image = None
         self._update_tags()
 
     def reset_counters(self) -> None:
@@ -299,6 +301,7 @@ class VirtualPLC:
         self._acc_time_base = 0.0
         self._reset_time = self.env.now
         self._last_counts = None
+        self._last_image = None
         self._update_tags()
 
     # -- the scan -----------------------------------------------------------------------
@@ -465,9 +468,11 @@ class VirtualPLC:
         in sequence: the unit's order, lot, product and consumption come before its serial,
         and the change time before the state it stamps."""
         st, tags, put = self.station, self.tags, self.tags.set
-        physical = int(st.state)
-        code = 0 if physical == PROCESSING else stop_reason(st.reason).id
-        serial = st.current_serial
+        physical, reason, serial = int(st.state), st.reason, st.current_serial
+        if (physical, reason, serial) == self._last_image:
+            return  # only counts changed (the end of a cycle)
+        self._last_image = (physical, reason, serial)
+        code = 0 if physical == PROCESSING else stop_reason(reason).id
         if serial != self._last_serial:
             self._last_serial = serial
             put("PackTags.Status.CurrentWorkOrder", (st.current_order or "")[:32])

@@ -424,7 +424,7 @@ class TagValues:
         self._specs = {spec.path: spec for spec in specs}
         self._values: dict[str, TagValue] = {p: s.default for p, s in self._specs.items()}
         self._stamps: dict[str, int] = {}
-        """Path -> version of its last change, kept in order of change (oldest first)."""
+        """Path -> version of its last change."""
         self._version = 0
         self.listeners: list[Callable[[str, TagValue], None]] = []
         """Called with (path, value) after every effective change, in order (in-process
@@ -476,21 +476,19 @@ class TagValues:
         if old == value and type(old) is type(value):
             return False
         self._values[path] = value
-        self._version += 1
-        self._stamps.pop(path, None)
-        self._stamps[path] = self._version
+        self._version = version = self._version + 1
+        self._stamps[path] = version
         for listener in self.listeners:
             listener(path, value)
         return True
 
     def changed_since(self, version: int) -> dict[str, TagValue]:
-        """The tags changed after *version* (a value of :attr:`version`), with their values."""
-        changed: dict[str, TagValue] = {}
-        for path in reversed(self._stamps):
-            if self._stamps[path] <= version:
-                break
-            changed[path] = self._values[path]
-        return changed
+        """The tags changed after *version* (a value of :attr:`version`), with their values.
+
+        A scan of the stamps (a hundred tags): cheap for a server that publishes every few
+        milliseconds, and it keeps :meth:`set`, which runs on every plant change, minimal."""
+        values = self._values
+        return {path: values[path] for path, stamp in self._stamps.items() if stamp > version}
 
     def as_dict(self) -> dict[str, TagValue]:
         """A copy of all values, by path."""

@@ -59,6 +59,9 @@ RECORDS: tuple[str, ...] = tuple(f"Genealogy.Record[{k}]" for k in range(RECORD_
 SEQ = "Genealogy.Seq"
 TAG_PATHS: tuple[str, ...] = (*COUNTERS, ORDER, LOT, PRODUCT, CONSUMED, *RECORDS, SEQ, SERIAL,
                               *STATE_TIMES, CHANGE_TIME, REASON, STATE, HEARTBEAT)
+LOSSLESS_TAG_PATHS: tuple[str, ...] = tuple(p for p in TAG_PATHS
+                                            if p != SEQ and p not in RECORDS)
+"""What a transport that delivers every change needs: the genealogy FIFO is redundant."""
 """The tags data collection needs, in the order the PLC writes them within one instant
 (counts of the cycle that ended, then the next unit's data, then its state)."""
 ACC_MODULUS = 2**32
@@ -124,16 +127,23 @@ class Collector:
     def on_batch(self, batch: Batch) -> None:
         """Apply *batch* in order and hand the resulting events to the sinks."""
         machines = self.machines
-        # The change time of a state is known once per batch: a transport may deliver it
-        # after the state itself (OPC UA does not order a notification's items).
+        touched: dict[str, _Machine] = {}
+        # The change time of a state, and the FIFO's records, are known once per batch: a
+        # transport may deliver them after what they belong to (OPC UA does not order a
+        # notification's items).
         for change in batch:
+            machine = touched.get(change.machine)
+            if machine is None:
+                machine = machines.get(change.machine)
+                if machine is None:
+                    machine = machines[change.machine] = _Machine()
+                touched[change.machine] = machine
             if change.path == CHANGE_TIME or change.path in _RECORD_SET:
-                machines.setdefault(change.machine, _Machine()).image[change.path] = change.value
+                machine.image[change.path] = change.value
         for change in batch:
-            self._apply(machines.get(change.machine) or machines.setdefault(change.machine,
-                                                                            _Machine()), change)
+            self._apply(touched[change.machine], change)
         latest = batch[-1].time if batch else 0.0
-        for name, machine in machines.items():
+        for name, machine in touched.items():
             if machine.pending:
                 self._flush_counts(name, machine)
             if machine.baseline is None and STATE_TIMES[0] in machine.image:
