@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from mestwin.plantmodels import EventKind, MachineState
 from mestwin.plantmodels.distributions import Constant
 from mestwin.plantmodels.plant import Plant
 from mestwin.sim.realtime import RealtimeDriver
@@ -167,7 +168,8 @@ def test_node_client_over_policy_none_browses_reads_subscribes_writes_and_calls(
                     "value": 1.5,
                 },
                 {"op": "sleep", "ms": 400},
-                {"op": "read", "nodes": [f"{M}.PackTags.Status.StateCurrent"]},
+                {"op": "read", "nodes": [f"{M}.PackTags.Status.StateCurrent",
+                                         f"{M}.PackTags.Admin.ProdProcessedCount[0].AccCount"]},
                 {"op": "call", "object": M, "method": f"{M}.Reset"},
                 {"op": "sleep", "ms": 300},
                 {"op": "call", "object": M, "method": f"{M}.Start"},
@@ -189,6 +191,13 @@ def test_node_client_over_policy_none_browses_reads_subscribes_writes_and_calls(
         assert counts == sorted(counts)
         assert (w1["status"], w2["status"], w_bad["status"]) == ("Good", "Good", "BadTypeMismatch")
         assert state["values"][0]["value"] == int(State.STOPPED)
+        # the counter node-opcua read while stopped equals the plant's own count of cycles
+        # completed before it stopped (ground truth from the event log)
+        stopped_at = next(r.t for r in plant.log.records(EventKind.STATE)
+                          if r.state == MachineState.STOPPED)
+        truth = sum(1 for r in plant.log.records(EventKind.COMPLETE) if r.t <= stopped_at)
+        assert truth > 0
+        assert state["values"][1]["value"] == truth
         assert (reset["status"], start["status"]) == ("Good", "Good")
         assert clear["status"] == "BadInvalidState"
         taken = [(r.command, r.accepted) for r in plcs[0].command_results]
@@ -199,7 +208,8 @@ def test_node_client_over_policy_none_browses_reads_subscribes_writes_and_calls(
 
 def test_node_client_signs_and_encrypts_with_a_trusted_certificate(tmp_path: Path) -> None:
     """Basic256Sha256 SignAndEncrypt, a client certificate in the trust list and a user
-    login: reads, writes and method calls work; anonymous writes are denied."""
+    login: browse, read, subscribe, a PackML command and method calls work, the counter read
+    equals the plant's count; anonymous writes are denied."""
 
     async def main() -> None:
         plant, plcs = make_plcs()
@@ -229,6 +239,16 @@ def test_node_client_signs_and_encrypts_with_a_trusted_certificate(tmp_path: Pat
                     {"dataType": "String", "value": ""},
                 ],
             },
+            {"op": "browse", "node": M},
+            {"op": "subscribe", "nodes": [f"{M}.PackTags.Admin.ProdProcessedCount[0].AccCount"],
+             "durationMs": 1200},
+            {"op": "write", "node": f"{M}.PackTags.Command.CntrlCmd", "dataType": "Int32",
+             "value": int(Command.STOP)},
+            {"op": "write", "node": f"{M}.PackTags.Command.CmdChangeRequest",
+             "dataType": "Boolean", "value": True},
+            {"op": "sleep", "ms": 400},
+            {"op": "read", "nodes": [f"{M}.PackTags.Status.StateCurrent",
+                                     f"{M}.PackTags.Admin.ProdProcessedCount[0].AccCount"]},
         ]
         try:
             operator = await run_client(
@@ -251,7 +271,16 @@ def test_node_client_signs_and_encrypts_with_a_trusted_certificate(tmp_path: Pat
         finally:
             await shutdown(server, driver, task)
         assert operator["ok"], operator
-        read, write, store = operator["results"]
+        read, write, store, browse, sub, _, _, _, stopped = operator["results"]
+        assert "PackTags" in {r["browseName"] for r in browse["references"]}
+        counts = [c["value"] for c in sub["changes"]]
+        assert len(counts) >= 2
+        assert counts == sorted(counts)
+        assert stopped["values"][0]["value"] == int(State.STOPPED)
+        stopped_at = next(r.t for r in plant.log.records(EventKind.STATE)
+                          if r.state == MachineState.STOPPED)
+        truth = sum(1 for r in plant.log.records(EventKind.COMPLETE) if r.t <= stopped_at)
+        assert stopped["values"][1]["value"] == truth > 0
         assert read["values"][0]["value"] == "mestwin"
         assert read["values"][1]["value"] == pytest.approx(20.0)
         assert write["status"] == "Good"
