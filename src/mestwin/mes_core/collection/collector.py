@@ -25,6 +25,7 @@ into :mod:`.events`:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 from dataclasses import dataclass, field
 
 from mestwin.mes_core.collection.events import (
@@ -166,6 +167,26 @@ class Collector:
         since = float(stamp) if isinstance(stamp, int | float) else now
         totals[ELEMENT[MachineStateCode(_int(image[STATE]))]] += max(0.0, now - since)
         return totals
+
+    def checkpoint(self) -> dict[str, Any]:
+        """What the collector must remember to resume exactly after a restart (JSON)."""
+        return {name: {"acc": dict(m.acc), "seq": m.seq, "state": m.state,
+                       "reason": m.reason, "since": m.since, "baseline": m.baseline,
+                       "baseline_time": m.baseline_time}
+                for name, m in self.machines.items()}
+
+    def restore(self, checkpoint: dict[str, Any]) -> None:
+        """Resume from a :meth:`checkpoint`: the next values seen are compared with the
+        remembered ones, so what happened meanwhile is counted once."""
+        for name, saved in checkpoint.items():
+            machine = self.machines.setdefault(name, _Machine())
+            machine.acc = {str(k): int(v) for k, v in saved["acc"].items()}
+            machine.seq = saved["seq"]
+            machine.state = saved["state"]
+            machine.reason = int(saved["reason"])
+            machine.since = float(saved["since"])
+            machine.baseline = saved["baseline"]
+            machine.baseline_time = float(saved["baseline_time"])
 
     def close(self, time: float) -> None:
         """Close every open state interval at *time* (end of a run or of a report window)."""

@@ -13,7 +13,7 @@ as a lot of quantity one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mestwin.mes_core.collection.events import Counted, Event, StateInterval, UnitStarted
+from mestwin.mes_core.store.checkpoint import CollectorCheckpoint, save_checkpoint
 from mestwin.mes_core.store.models import (
     Equipment,
     EquipmentLevel,
@@ -30,6 +31,11 @@ from mestwin.mes_core.store.models import (
     MaterialLot,
     ProductionCount,
 )
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _item_of(code: str) -> str:
@@ -43,8 +49,13 @@ class StoreWriter:
 
     def __init__(self, sessions: sessionmaker[Session], epoch: datetime, line: str,
                  machines: Sequence[str], batch_size: int = 5000,
-                 ideal_cycle_time: Mapping[tuple[str, str], float] | None = None) -> None:
+                 ideal_cycle_time: Mapping[tuple[str, str], float] | None = None,
+                 checkpoint: Callable[[], dict[str, Any]] | None = None) -> None:
         self.sessions = sessions
+        self.checkpoint = checkpoint
+        """The collector's :meth:`~.collector.Collector.checkpoint`, saved with each flush
+        (in the same transaction) under the line's name."""
+        self.line = line
         self.ideal_cycle_time = dict(ideal_cycle_time or {})
         """PRU per (work unit, product), ``(work unit, "*")`` the default: master data."""
         self.epoch = epoch
@@ -56,6 +67,9 @@ class StoreWriter:
         self._linked: set[str] = set()
         self.written = 0
         """Events written so far."""
+        CollectorCheckpoint.metadata.create_all(
+            sessions.kw["bind"], tables=[CollectorCheckpoint.__table__],  # type: ignore[list-item]
+            checkfirst=True)
         with sessions.begin() as session:
             self._units = self._equipment(session, line, machines)
 
@@ -120,7 +134,18 @@ class StoreWriter:
                 session.execute(insert(ProductionCount), counts)
             if starts:
                 self._genealogy(session, starts)
+            if self.checkpoint is not None:
+                save_checkpoint(session, self.line, self.checkpoint())
         self.written += len(events)
+
+    @staticmethod
+    def _known(session: Session, model: Any, codes: set[str], cache: dict[str, int]) -> None:
+        """Fill *cache* with the ids of *codes* already in the store (written before a
+        restart, or by another writer)."""
+        for chunk in _chunks(sorted(codes), 500):
+            for id_, code in session.execute(select(model.id, model.code)
+                                             .where(model.code.in_(chunk))):
+                cache[code] = id_
 
     def _genealogy(self, session: Session, starts: list[UnitStarted]) -> None:
         codes: dict[str, str] = {}  # lot or serial code -> item code
@@ -132,6 +157,8 @@ class StoreWriter:
                 codes.setdefault(item, _item_of(item))
                 if lot:
                     codes[lot] = _item_of(lot)
+        self._known(session, Item, set(codes.values()) - set(self._items), self._items)
+        self._known(session, MaterialLot, set(codes) - set(self._lots), self._lots)
         items = set(codes.values()) - set(self._items)
         if items:
             rows = session.execute(insert(Item).returning(Item.id, Item.code),
