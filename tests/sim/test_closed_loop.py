@@ -64,3 +64,26 @@ def test_a_mes_that_misses_changes_is_caught() -> None:
     loop.run()
     scores = score_oee(loop.plant, loop.ledger)
     assert any(s.max_element_error_s() > 1.0 for s in scores)
+
+
+def test_a_frozen_plc_is_detected_from_its_heartbeat_and_so_is_its_recovery() -> None:
+    """One PLC of the line freezes for ten minutes (fault injection) while the plant runs on:
+    the MES flags it within the heartbeat timeout, and clears it when the PLC scans again."""
+    from mestwin.mes_core.collection.events import Frozen
+
+    scenario = load_scenario(Path(__file__).parents[2] / "scenarios" / "two_step_line.yaml")
+    scenario = scenario.model_copy(update={"horizon": 7200.0, "warmup": 0.0})
+    flags: list[Frozen] = []
+    loop = ClosedLoop.build(scenario, scan_time_s=1.0,
+                            sinks=[lambda events: flags.extend(
+                                e for e in events if isinstance(e, Frozen))])
+    loop.plant.run(1000.0)
+    assert flags == []
+    loop.plcs["cut"].freeze()
+    loop.plant.run(1600.0)
+    loop.plcs["cut"].unfreeze()
+    loop.run()
+    assert [(f.machine, f.frozen) for f in flags] == [("cut", True), ("cut", False)]
+    timeout = loop.collector.heartbeat_timeout
+    assert 1000.0 + timeout <= flags[0].time <= 1000.0 + 1.5 * timeout + 1.0
+    assert 1600.0 <= flags[1].time <= 1601.0

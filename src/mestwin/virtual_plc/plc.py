@@ -155,6 +155,8 @@ class VirtualPLC:
         self.immediate_commands = immediate_commands
         """Take command requests in the instant they are written, not at the next scan."""
         self._scan_pending = False
+        self.frozen = False
+        """True while :meth:`freeze` holds the PLC."""
         self.downloaded: list[str] = []
         """Work orders taken by job download, in order."""
         self.line = line
@@ -305,9 +307,22 @@ class VirtualPLC:
         self._update_tags()
 
     # -- the scan -----------------------------------------------------------------------
+    def freeze(self) -> None:
+        """Fault injection: the PLC stops scanning and stops updating its tags (a CPU in
+        STOP or a hung task), while the plant runs on; an MES sees the Heartbeat stand still."""
+        self.frozen = True
+
+    def unfreeze(self) -> None:
+        """End :meth:`freeze`: the next scan publishes the current image again."""
+        self.frozen = False
+        self._last_counts = None
+        self._last_image = None
+        self.scan()
+
     def _run(self) -> Generator[simpy.Event, Any, None]:
         while True:
-            self.scan()
+            if not self.frozen:
+                self.scan()
             yield self.env.timeout(self.scan_time_s)
 
     def scan(self) -> None:
@@ -434,6 +449,8 @@ class VirtualPLC:
     def _on_plant_change(self, _machine: object) -> None:
         """The plant changed state or counts: update the process image at once (like an
         interrupt-driven task), so state times and counts carry their exact time."""
+        if self.frozen:
+            return
         self._update_counters()
         self._update_oee_tags()
 

@@ -15,7 +15,8 @@ into :mod:`.events`:
   that samples loses a start only if more than 16 happened between two samples (counted in
   :attr:`Collector.lost_records`); PLCs without the FIFO are read from
   ``Status.CurrentSerial`` with the lot, product, order and consumption published before it;
-- frozen PLCs from a ``Status.Heartbeat`` that stops changing (:meth:`Collector.check`);
+- frozen PLCs from a ``Status.Heartbeat`` that stops changing: checked as plant time moves
+  on in batches (every half timeout), or explicitly with :meth:`Collector.check`;
 - exact element totals from the PLC's cumulative ``OEE.MachineStateTime[k]`` (time per
   machine state up to ``StateChangeTime``): :meth:`Collector.close` reports the elements
   since the MES first saw the machine as differences of those, so a transport that samples
@@ -122,6 +123,7 @@ class Collector:
         self.heartbeat_timeout = heartbeat_timeout
         self.machines: dict[str, _Machine] = {}
         self._out: list[Event] = []
+        self._checked = float("-inf")
         self.lost_records = 0
         """Genealogy records overwritten in a PLC's FIFO before the MES read them."""
 
@@ -144,6 +146,9 @@ class Collector:
         for change in batch:
             self._apply(touched[change.machine], change)
         latest = batch[-1].time if batch else 0.0
+        if latest - self._checked >= self.heartbeat_timeout / 2:
+            self._checked = latest
+            self.check(latest)
         for name, machine in touched.items():
             if machine.pending:
                 self._flush_counts(name, machine)
