@@ -26,8 +26,8 @@ into :mod:`.events`:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from mestwin.mes_core.collection.events import (
     Counted,
