@@ -1,4 +1,9 @@
-"""Shared fixtures of the MES core tests: a real SQLite file store and a small plant."""
+"""Shared fixtures of the MES core tests: a real store and a small plant.
+
+The store fixtures are parametrized over the back ends of :mod:`tests.store_backends`:
+a SQLite file always, and PostgreSQL too when ``MESTWIN_PG_URL`` is set, so every test that
+uses them runs once per database.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +14,16 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from mestwin.mes_core.store import (
-    Equipment,
-    EquipmentLevel,
-    create_all,
-    make_engine,
-    session_factory,
-)
+from mestwin.mes_core.store import Equipment, EquipmentLevel, session_factory
+from tests.store_backends import BACKENDS, store_engine_on
 
 
-@pytest.fixture
-def store_engine(tmp_path: Path) -> Iterator[Engine]:
-    """A fresh MES store in a SQLite file (WAL, foreign keys on)."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'mes.db'}")
-    create_all(engine)
-    yield engine
-    engine.dispose()
+@pytest.fixture(params=BACKENDS)
+def store_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A fresh MES store on each back end: a SQLite file (WAL, foreign keys on) or a
+    PostgreSQL schema of its own."""
+    with store_engine_on(request.param, tmp_path) as engine:
+        yield engine
 
 
 @pytest.fixture

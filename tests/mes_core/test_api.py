@@ -1,6 +1,6 @@
-"""The MES HTTP API on a real SQLite file through FastAPI's TestClient: orders, dispatch
-lists, OEE and downtime reports, trace, holds, inspections and NCRs; bad requests get a 4xx
-with the reason."""
+"""The MES HTTP API on a real database (a SQLite file; PostgreSQL too when MESTWIN_PG_URL is
+set) through FastAPI's TestClient: orders, dispatch lists, OEE and downtime reports, trace,
+holds, inspections and NCRs; bad requests get a 4xx with the reason."""
 
 from __future__ import annotations
 
@@ -268,3 +268,37 @@ def test_inspection_failure_stops_the_operation_and_opens_an_ncr(
     ok(client.get("/ncrs/NCR-999999"), 404)
     cap = ok(client.get(f"/specs/{spec['id']}/capability"))
     assert (cap["n"], cap["mean"]) == (2, 510)
+
+
+def test_values_that_do_not_fit_the_store_are_422_on_every_back_end(
+    client: TestClient, store_factory: Any
+) -> None:
+    """A name longer than its column, a NUL character in a code, a priority or an id beyond
+    32 bits get a 422 naming the problem, never a server error, on SQLite as on PostgreSQL;
+    a failed inspection of a spec whose characteristic has the full 64 characters still
+    opens its NCR (the defect code is longer than the characteristic)."""
+    ok(client.post("/lots", json={"code": "C", "item": "CAP", "quantity": 100}), 201)
+    detail = ok(client.post("/holds", json={"lot": "C", "who": "q" * 65, "why": "x"}), 422)
+    assert "who is 65 characters long" in detail["detail"]
+    assert ok(client.get("/holds")) == []
+    assert "NUL" in ok(client.post("/lots", json={"code": "N\x00", "item": "CAP"}), 422)["detail"]
+    assert "priority" in ok(client.post("/orders", json={"code": "PO-1", "item": "BOTTLE",
+                                                         "quantity": 1, "priority": 2**31}),
+                            422)["detail"]
+    assert ok(client.get(f"/specs/{2**31}/capability"), 422)["detail"][0]["loc"] == [
+        "path", "spec_id"]
+    ok(client.get(f"/specs/{2**31 - 1}/capability"), 404)
+    with store_factory() as db:
+        fill = db.scalars(select(RoutingOperation).where(RoutingOperation.sequence == 10)).one()
+        fill_id = fill.id
+    ok(client.post("/inspections", json={"spec_id": 2**40, "value": 1, "inspector": "x"}), 422)
+    spec = ok(client.post("/specs", json={"routing_operation_id": fill_id,
+                                          "characteristic": "c" * 64, "usl": 1}), 201)
+    order = ok(client.post("/orders", json={"code": "PO-2", "item": "BOTTLE", "quantity": 5,
+                                            "routing": "R-BOTTLE"}), 201)
+    bad = ok(client.post("/inspections", json={
+        "spec_id": spec["id"], "value": 2, "inspector": "op",
+        "order_operation_id": order["operations"][0]["id"]}), 201)
+    assert ok(client.get(f"/ncrs/{bad['ncr']}"))["defect_code"] == "c" * 64 + ":out_of_spec"
+    assert "inspector" in ok(client.post("/inspections", json={
+        "spec_id": spec["id"], "value": 0, "inspector": "i" * 65}), 422)["detail"]

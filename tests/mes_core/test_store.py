@@ -1,16 +1,19 @@
-"""The MES store on a real SQLite file: pragmas, constraints, audit trail, genealogy."""
+"""The MES store on a real database (a SQLite file, and PostgreSQL when MESTWIN_PG_URL is
+set): pragmas, constraints, value checks, time zones, audit trail, genealogy."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from mestwin.mes_core.audit import utc
 from mestwin.mes_core.store import (
     AuditRecord,
     AuditTrailError,
@@ -24,10 +27,12 @@ from mestwin.mes_core.store import (
     MaterialSublot,
     OrderOperation,
     OrderState,
+    ProductionCount,
     ProductionOrder,
     Routing,
     RoutingOperation,
     SerialNumber,
+    StoreValueError,
     create_all,
     insert_batches,
     make_engine,
@@ -39,25 +44,23 @@ T0 = datetime(2024, 5, 6, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    eng = make_engine(f"sqlite:///{tmp_path / 'mes.db'}")
-    create_all(eng)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with session_factory(engine)() as s:
+def session(store_engine: Engine) -> Iterator[Session]:
+    """A session on a fresh store of each back end (see tests/mes_core/conftest.py)."""
+    with session_factory(store_engine)() as s:
         yield s
 
 
-def test_sqlite_file_runs_in_wal_with_normal_sync_and_foreign_keys(engine: Engine) -> None:
+def test_sqlite_file_runs_in_wal_with_normal_sync_and_foreign_keys(tmp_path: Path) -> None:
     """Every connection gets journal_mode=WAL, synchronous=NORMAL (1), foreign_keys=ON."""
-    with engine.connect() as conn:
-        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        assert conn.execute(text("PRAGMA synchronous")).scalar() == 1
-        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine = make_engine(f"sqlite:///{tmp_path / 'mes.db'}")
+    create_all(engine)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert conn.execute(text("PRAGMA synchronous")).scalar() == 1
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        engine.dispose()
 
 
 def test_foreign_keys_are_enforced(session: Session) -> None:
@@ -151,7 +154,8 @@ def test_audit_trail_is_append_only_in_the_orm(session: Session) -> None:
 
 
 def test_audit_trail_is_append_only_in_the_database(session: Session) -> None:
-    """Bulk UPDATE and raw DELETE bypass the ORM but are stopped by the database."""
+    """Bulk UPDATE and raw DELETE bypass the ORM but are stopped by the database's triggers
+    (and on PostgreSQL, which has it, so is TRUNCATE)."""
     audit(session, "6")
     with pytest.raises(DBAPIError, match="append-only"):
         session.execute(update(AuditRecord).values(why="rewritten"))
@@ -159,7 +163,12 @@ def test_audit_trail_is_append_only_in_the_database(session: Session) -> None:
     with pytest.raises(DBAPIError, match="append-only"):
         session.execute(text("DELETE FROM audit_record"))
     session.rollback()
+    if session.get_bind().dialect.name == "postgresql":
+        with pytest.raises(DBAPIError, match="append-only"):
+            session.execute(text("TRUNCATE audit_record"))
+        session.rollback()
     assert session.scalar(select(func.count()).select_from(AuditRecord)) == 1
+    assert session.scalars(select(AuditRecord.why)).all() == ["typo"]
 
 
 def test_corrections_are_new_records(session: Session) -> None:
@@ -246,6 +255,56 @@ def test_insert_batches_writes_every_row(session: Session) -> None:
         insert_batches(session, EquipmentStateEvent, [], batch_size=0)
 
 
+def test_values_that_do_not_fit_are_refused_alike_on_every_back_end(session: Session) -> None:
+    """A string longer than its column, a NUL character and an integer beyond 32 bits raise
+    StoreValueError (a ValueError) before anything is written, on SQLite as on PostgreSQL;
+    values that just fit are stored."""
+    item = Item(code="I")
+    session.add(item)
+    session.commit()
+    misfits = [
+        (AuditRecord(entity="e", entity_id="1", field="f", old_value=None, new_value="x",
+                     who="w" * 65, why="y"), "audit_record.who is 65 characters long"),
+        (Item(code="bad\x00code"), "item.code contains a NUL character"),
+        (ProductionOrder(code="PO-X", item_id=item.id, quantity=1, priority=2**31),
+         "production_order.priority is 2147483648, outside"),
+    ]
+    for row, reason in misfits:
+        session.add(row)
+        with pytest.raises(StoreValueError, match=re.escape(reason)):
+            session.commit()
+        session.rollback()
+    item.name = "n" * 201
+    with pytest.raises(ValueError, match=r"item\.name is 201 characters long; at most 200"):
+        session.commit()
+    session.rollback()
+    session.add_all([ProductionOrder(code="P" * 64, item_id=item.id, quantity=1,
+                                     priority=-(2**31)),
+                     AuditRecord(entity="e", entity_id="1", field="f", old_value=None,
+                                 new_value="x", who="w" * 64, why="y" * 1000)])
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(ProductionOrder)) == 1
+    assert session.scalar(select(func.count()).select_from(AuditRecord)) == 1
+    assert session.scalars(select(Item.code)).all() == ["I"]
+
+
+def test_date_times_keep_their_instant_on_every_back_end(session: Session) -> None:
+    """A date-time in another zone is stored as its UTC instant, a naive one (even written
+    with Core, past the ORM) is taken as UTC although the test PostgreSQL server's own zone
+    is not UTC; both read back, and are found by range queries, as the same instants."""
+    wu = plant(session)["wu"]
+    kolkata = timezone(timedelta(hours=5, minutes=30))
+    session.add(ProductionCount(work_unit_id=wu.id, at=T0.astimezone(kolkata), produced=1))
+    session.execute(insert(ProductionCount).values(
+        work_unit_id=wu.id, at=(T0 + timedelta(hours=1)).replace(tzinfo=None), produced=2))
+    session.commit()
+    session.expunge_all()
+    stored = dict(session.execute(select(ProductionCount.produced, ProductionCount.at)).all())
+    assert {p: utc(at) for p, at in stored.items()} == {1: T0, 2: T0 + timedelta(hours=1)}
+    later = select(ProductionCount.produced).where(ProductionCount.at > T0)
+    assert session.scalars(later).all() == [2]
+
+
 def test_schema_compiles_for_postgresql() -> None:
     """Every table's DDL compiles on the PostgreSQL dialect (portable types and checks)."""
     from sqlalchemy.dialects import postgresql
@@ -255,5 +314,5 @@ def test_schema_compiles_for_postgresql() -> None:
 
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     ddl = [str(CreateTable(t).compile(dialect=dialect)) for t in Base.metadata.sorted_tables]
-    assert len(ddl) == len(Base.metadata.tables) == 17
+    assert len(ddl) == len(Base.metadata.tables) == 18
     assert any("CHECK (kind <> 'serial' OR quantity = 1)" in d for d in ddl)

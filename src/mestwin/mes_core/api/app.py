@@ -4,7 +4,8 @@ Resources: production orders and their release, dispatch lists of work centres, 
 unit / line / shift, downtime Pareto, six big losses and MTBF/MTTR, lots and consumptions,
 backward / forward trace and where-used, holds, specs, inspection results and NCRs.
 Domain errors map to HTTP: unknown ids 404, state conflicts 409 (a held lot, an order that is
-not planned, a lot that is not held, a duplicate code), bad values 422; every error body is
+not planned, a lot that is not held, a duplicate code), bad values 422 (also a value that does
+not fit its column, alike on SQLite and PostgreSQL); every error body is
 ``{"detail": <reason>}``. Serve it bound to 127.0.0.1, e.g.
 ``uvicorn --factory ... --host 127.0.0.1``.
 """
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mestwin.mes_core.api import materials, orders, quality, reports
@@ -51,6 +52,13 @@ async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
     return _error(422, str(exc))
 
 
+async def _unfit(_request: Request, exc: Exception) -> JSONResponse:
+    # Values the ORM writes are checked first (store.checks); this catches what a query
+    # sends, e.g. a NUL character in a code PostgreSQL cannot compare (SQLite can).
+    reason = exc.orig if isinstance(exc, DataError) else exc
+    return _error(422, f"a value does not fit the store: {reason}")
+
+
 def create_app(
     session_factory: sessionmaker[Session], *, taxonomy: LossTaxonomy | None = None,
     calendar: ShiftCalendar | None = None, pru: Mapping[str, float] | None = None,
@@ -68,6 +76,7 @@ def create_app(
     app.add_exception_handler(StateConflictError, _conflict)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(ValueError, _invalid)
+    app.add_exception_handler(DataError, _unfit)
     for module in (orders, reports, materials, quality):
         app.include_router(module.router)
     return app

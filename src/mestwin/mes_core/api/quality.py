@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 from sqlalchemy.orm import Session
 
 from mestwin.mes_core import quality
@@ -23,6 +23,7 @@ from mestwin.mes_core.api.schemas import (
 from mestwin.mes_core.audit import utc
 from mestwin.mes_core.genealogy import lot_by_code
 from mestwin.mes_core.store import MaterialLot, NcrStatus, Nonconformance, QualitySpec
+from mestwin.mes_core.store.checks import INTEGER_RANGE
 
 router = APIRouter(tags=["quality"])
 
@@ -52,7 +53,8 @@ def create_spec(body: SpecIn, db: Db) -> SpecOut:
 
 @router.get("/specs/{spec_id}/capability", response_model=CapabilityOut)
 def get_capability(
-    spec_id: int, db: Db, last: Annotated[int | None, Query(ge=2)] = None,
+    spec_id: Annotated[int, Path(ge=INTEGER_RANGE[0], le=INTEGER_RANGE[1])], db: Db,
+    last: Annotated[int | None, Query(ge=2)] = None,
 ) -> CapabilityOut:
     """Cp and Cpk of a spec over all its inspections or the *last* n."""
     c = quality.spec_capability(db, spec_id, last=last)

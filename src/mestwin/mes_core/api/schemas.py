@@ -8,12 +8,13 @@ API cannot drift from the services. Times are ISO 8601 datetimes; durations are 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 from mestwin.mes_core.kpi import KpiReport, Quantities, TimeElements
 from mestwin.mes_core.store import Disposition, NcrStatus, OperationState, OrderState
+from mestwin.mes_core.store.checks import INTEGER_RANGE
 
 __all__ = [
     "CapabilityOut",
@@ -42,10 +43,15 @@ __all__ = [
     "SpecIn",
     "SpecOut",
     "StopOut",
+    "StoreId",
     "TraceNodeOut",
     "TraceOut",
     "UnitOeeOut",
 ]
+
+StoreId = Annotated[int, Field(ge=INTEGER_RANGE[0], le=INTEGER_RANGE[1],
+                               description="id of a stored record (an SQL INTEGER)")]
+"""An id given by a client: outside the INTEGER range it cannot exist on any back end."""
 
 
 class OrderIn(BaseModel):
@@ -234,7 +240,7 @@ class HoldOut(BaseModel):
 
 
 class SpecIn(BaseModel):
-    routing_operation_id: int
+    routing_operation_id: StoreId
     characteristic: str = Field(min_length=1, max_length=64)
     lsl: float | None = None
     usl: float | None = None
@@ -256,10 +262,10 @@ class CapabilityOut(BaseModel):
 
 
 class InspectionIn(BaseModel):
-    spec_id: int
+    spec_id: StoreId
     value: float
     inspector: str = Field(min_length=1)
-    order_operation_id: int | None = None
+    order_operation_id: StoreId | None = None
     lot: str | None = None
     at: datetime | None = None
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from mestwin.mes_core.store.checkpoint import (
+    CollectorCheckpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
+from mestwin.mes_core.store.checks import StoreValueError
 from mestwin.mes_core.store.db import (
     DEFAULT_URL,
     create_all,
@@ -49,6 +55,7 @@ __all__ = [
     "AuditTrailError",
     "Base",
     "BomLine",
+    "CollectorCheckpoint",
     "Disposition",
     "Equipment",
     "EquipmentLevel",
@@ -72,10 +79,13 @@ __all__ = [
     "Routing",
     "RoutingOperation",
     "SerialNumber",
+    "StoreValueError",
     "TimeElement",
     "create_all",
     "insert_batches",
+    "load_checkpoint",
     "make_engine",
+    "save_checkpoint",
     "session_factory",
     "trace",
 ]

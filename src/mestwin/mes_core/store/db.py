@@ -1,10 +1,14 @@
 """Database plumbing of the MES store: engine, sessions, schema creation, batched inserts.
 
 Any SQLAlchemy URL works (PostgreSQL through ``psycopg`` for production, SQLite for tests and
-demos). On SQLite every new connection gets ``journal_mode=WAL`` (readers do not block the
-writer), ``synchronous=NORMAL`` (durable at checkpoints, safe with WAL) and
-``foreign_keys=ON`` (SQLite leaves foreign keys unenforced otherwise). These pragmas are the
-only dialect-specific SQL issued here.
+demos); the test suite runs the store on both. On SQLite every new connection gets
+``journal_mode=WAL`` (readers do not block the writer), ``synchronous=NORMAL`` (durable at
+checkpoints, safe with WAL) and ``foreign_keys=ON`` (SQLite leaves foreign keys unenforced
+otherwise). On PostgreSQL every new connection gets ``TIME ZONE 'UTC'``: the MES takes naive
+date-times as UTC (:func:`~mestwin.mes_core.audit.utc`), and so must the server, whatever its
+configured zone; values then also come back in UTC. These settings are the only
+dialect-specific SQL issued here; values are checked to fit their columns alike on every
+back end (:mod:`.checks`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ DEFAULT_URL = "sqlite:///mestwin.db"
 """A SQLite file in the working directory."""
 
 SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON")
+POSTGRESQL_SETUP = "SET TIME ZONE 'UTC'"
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -35,14 +40,29 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _set_postgresql_utc(dbapi_connection: Any, _record: Any) -> None:
+    # Outside a transaction, so that no later rollback can undo the setting.
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(POSTGRESQL_SETUP)
+    finally:
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
+
+
 def make_engine(url: str | URL = DEFAULT_URL, **kwargs: Any) -> Engine:
     """Create an engine for *url*; *kwargs* go to :func:`sqlalchemy.create_engine`.
 
-    SQLite engines get the WAL / NORMAL / foreign-keys pragmas on every connection.
+    SQLite engines get the WAL / NORMAL / foreign-keys pragmas, PostgreSQL engines the UTC
+    session time zone, on every connection.
     """
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _set_sqlite_pragmas)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _set_postgresql_utc)
     return engine
 
 

@@ -134,7 +134,8 @@ class Nonconformance(Base):
     material_lot_id: Mapped[int | None] = mapped_column(ForeignKey("material_lot.id"), index=True)
     order_operation_id: Mapped[int | None] = mapped_column(ForeignKey("order_operation.id"))
     inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id"))
-    defect_code: Mapped[str] = mapped_column(String(64))
+    defect_code: Mapped[str] = mapped_column(String(128))
+    """E.g. ``<characteristic>:out_of_spec``: room for a 64-character characteristic."""
     description: Mapped[str] = mapped_column(String(1000), default="")
     quantity: Mapped[float] = mapped_column(Float, default=0.0)
     disposition: Mapped[Disposition | None] = mapped_column(_enum(Disposition), nullable=True)
