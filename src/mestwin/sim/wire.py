@@ -14,7 +14,13 @@ from dataclasses import dataclass
 
 import simpy
 
-from mestwin.mes_core.collection.collector import TAG_PATHS, Collector
+from mestwin.mes_core.collection.collector import (
+    CHANGE_TIME,
+    COUNTERS,
+    STATE_TIMES,
+    TAG_PATHS,
+    Collector,
+)
 from mestwin.mes_core.collection.modbus import ModbusDevice, ModbusPollingSource, RegisterTag
 from mestwin.mes_core.collection.opcua import OpcUaSource
 from mestwin.mes_core.collection.source import TagSource
@@ -50,6 +56,36 @@ def modbus_tags(server: ModbusServer) -> list[RegisterTag]:
     return sorted(tags, key=lambda t: rank[t.path])
 
 
+_SETTLE_PATHS = (*COUNTERS, *STATE_TIMES, CHANGE_TIME)
+
+
+def _caught_up(collector: Collector, plcs: dict[str, VirtualPLC]) -> bool:
+    """True when the MES has seen every PLC's final counters and state times."""
+    for name, plc in plcs.items():
+        machine = collector.machines.get(name)
+        if machine is None:
+            return False
+        for path in _SETTLE_PATHS:
+            seen = machine.acc.get(path) if path in COUNTERS else machine.image.get(path)
+            if seen != plc.tags[path]:
+                return False
+    return True
+
+
+async def _settle(source: TagSource, collector: Collector, plcs: dict[str, VirtualPLC],
+                  timeout: float = 10.0) -> None:
+    """After the plant stopped, wait until the MES has caught up with the PLCs' final
+    values (a loaded machine delays the last publish), for at most *timeout* seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if isinstance(source, ModbusPollingSource):
+            await source.poll()
+        if _caught_up(collector, plcs):
+            return
+        await asyncio.sleep(0.05)
+
+
 async def run_over_wire(scenario: Scenario, transport: str, speed: float, until: float,
                         scan_time_s: float = 0.1) -> WireRun:
     """Run *scenario* to simulated time *until* at *speed* x real time with the MES
@@ -83,9 +119,7 @@ async def run_over_wire(scenario: Scenario, transport: str, speed: float, until:
     try:
         await source.start()
         await driver.run_until(until)
-        await asyncio.sleep(0.5)  # let the last changes reach the MES
-        if isinstance(source, ModbusPollingSource):
-            await source.poll()
+        await _settle(source, collector, plcs)
         collector.close(until)
     finally:
         await source.stop()
