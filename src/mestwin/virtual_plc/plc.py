@@ -38,9 +38,14 @@ from typing import Any
 
 import simpy
 
+from mestwin.virtual_plc.image import (
+    COUNTERS,
+    STATE_TIME_PATHS,
+    ProcessImage,
+    station_counts,
+)
 from mestwin.virtual_plc.machinery import (
     Identification,
-    consumed_text,
     item_state,
     job_state,
     operation_mode,
@@ -60,9 +65,6 @@ from mestwin.virtual_plc.port import StationPort
 from mestwin.virtual_plc.retain import CounterBase, RetainedData
 from mestwin.virtual_plc.tags import (
     ACC_COUNT_MAX,
-    COUNT_MODULUS,
-    GENEALOGY_SLOTS,
-    RECORD_LENGTH,
     TAG_BY_PATH,
     TagValues,
     check_value,
@@ -103,34 +105,12 @@ STATION_ACTIONS: Mapping[Command, tuple[str, str]] = MappingProxyType({
 Start also releases a hold, so Start always means "run". Reset and Clear keep the station
 stopped, so a station repaired under an operator's Clear does not restart on its own."""
 
-_STATE_TIME_PATHS = tuple(f"OEE.MachineStateTime[{k}]" for k in range(8))
-
 _REQUESTS = frozenset({"PackTags.Command.CmdChangeRequest", "PackTags.Command.WorkOrder",
                        "PackTags.Command.UnitModeChangeRequest",
                        "PackTags.Command.StopReasonAck"})
 
 START_DATETIME = datetime(2025, 1, 1, tzinfo=UTC)
 """Default ``PACDateTime`` at simulated time 0 (fixed, so runs are reproducible)."""
-
-_COUNTERS: tuple[tuple[str, int, str], ...] = (
-    ("PackTags.Admin.ProdProcessedCount[0]", 1, "Processed"),
-    ("PackTags.Admin.ProdDefectiveCount[0]", 2, "Defective"),
-    ("PackTags.Admin.ProdDefectiveCount[1]", 3, "Scrap"),
-    ("PackTags.Admin.ProdDefectiveCount[2]", 4, "Rework"),
-    ("PackTags.Admin.ProdConsumedCount[0]", 5, "Consumed"),
-)
-
-_PREFIXES = tuple(prefix for prefix, _, _ in _COUNTERS)
-_ACC_PATHS = tuple(f"{prefix}.AccCount" for prefix in _PREFIXES)
-_COUNT_PATHS = tuple(f"{prefix}.Count" for prefix in _PREFIXES)
-
-
-def _station_counts(station: StationPort) -> dict[str, int]:
-    produced = station.produced
-    values = (produced, produced - station.good, station.scrap, station.rework,
-              station.consumed)
-    return {prefix: value for (prefix, _, _), value in zip(_COUNTERS, values, strict=True)}
-
 
 class VirtualPLC:
     """The PLC of machine *machine* on line *line*, reading and driving *station*.
@@ -176,12 +156,11 @@ class VirtualPLC:
         """True if the PLC, not an operator, put PackML in its current state."""
         self._reset_time = env.now
         self._acc_time_base = 0.0
-        counts = _station_counts(station)
+        counts = station_counts(station)
         self._counters = {prefix: CounterBase(origin=value) for prefix, value in counts.items()}
+        self.image = ProcessImage(station, self.tags, env, self._counters)
+        """The event-driven part of the tags (counts, unit in work, OEE state, genealogy)."""
         self._speed_setpoint = 0.0
-        self._last_counts: tuple[int, ...] | None = None
-        self._last_serial: str | None = "\0"
-        self._last_image: tuple[int, str, str | None] | None = None
         self._init_tags(identification or Identification())
         observers = getattr(station, "observers", None)
         if observers is not None:
@@ -256,9 +235,9 @@ class VirtualPLC:
         return RetainedData(
             {p: tags.integer(f"{p}.AccCount") for p in self._counters},
             {p: tags.integer(f"{p}.Count") for p in self._counters},
-            _station_counts(self.station), self._acc_time(),
+            station_counts(self.station), self._acc_time(),
             int(self.packml.mode), self._speed_setpoint,
-            {path: tags.real(path) for path in _STATE_TIME_PATHS},
+            {path: tags.real(path) for path in STATE_TIME_PATHS},
             tags.real("PackTags.Status.StateChangeTime"),
             tags.integer("PackTags.Status.MachineState"))
 
@@ -269,7 +248,7 @@ class VirtualPLC:
         only the PLC restarted), units made while the PLC was down are counted too;
         otherwise (a new simulation) counting resumes from the snapshot's values.
         """
-        now_counts = _station_counts(self.station)
+        now_counts = station_counts(self.station)
         for prefix, counter in self._counters.items():
             then = data.station_counts.get(prefix, 0)
             now = now_counts[prefix]
@@ -284,26 +263,24 @@ class VirtualPLC:
         if data.state_times:
             restart = float(self.env.now)
             times = dict(data.state_times)
-            down = _STATE_TIME_PATHS[data.machine_state]
+            down = STATE_TIME_PATHS[data.machine_state]
             times[down] = times.get(down, 0.0) + max(0.0, restart - data.state_change_time)
             for path, seconds in times.items():
                 self.tags.set(path, seconds)
             self.tags.set("PackTags.Status.StateChangeTime", restart)
-        self._last_counts = None
-        self._last_image = None
+        self.image.invalidate()
         self._update_tags()
 
     def reset_counters(self) -> None:
         """Zero every ``Count`` and ``AccTimeSinceReset`` (AccCounts are not touched)."""
-        counts = _station_counts(self.station)
+        counts = station_counts(self.station)
         for prefix, counter in self._counters.items():
             counter.acc_base = self._acc(prefix, counts[prefix])
             counter.count_base = 0
             counter.origin = counts[prefix]
         self._acc_time_base = 0.0
         self._reset_time = self.env.now
-        self._last_counts = None
-        self._last_image = None
+        self.image.invalidate()
         self._update_tags()
 
     # -- the scan -----------------------------------------------------------------------
@@ -315,8 +292,7 @@ class VirtualPLC:
     def unfreeze(self) -> None:
         """End :meth:`freeze`: the next scan publishes the current image again."""
         self.frozen = False
-        self._last_counts = None
-        self._last_image = None
+        self.image.invalidate()
         self.scan()
 
     def _run(self) -> Generator[simpy.Event, Any, None]:
@@ -427,7 +403,7 @@ class VirtualPLC:
 
     def _init_tags(self, ident: Identification) -> None:
         tags = self.tags
-        for prefix, number, name in _COUNTERS:
+        for prefix, number, name in COUNTERS:
             tags.set(f"{prefix}.ID", number)
             tags.set(f"{prefix}.Name", name)
             tags.set(f"{prefix}.Unit", "units")
@@ -449,78 +425,15 @@ class VirtualPLC:
     def _on_plant_change(self, _machine: object) -> None:
         """The plant changed state or counts: update the process image at once (like an
         interrupt-driven task), so state times and counts carry their exact time."""
-        if self.frozen:
-            return
-        self._update_counters()
-        self._update_oee_tags()
-
-    def _record_start(self, serial: str, product: str, lot: str, order: str,
-                      consumed: str) -> None:
-        """Append a unit start to the genealogy FIFO (an event buffer, as real lines keep,
-        so a client that samples does not lose a unit started between two samples)."""
-        seq = self.tags.integer("Genealogy.Seq") + 1
-        record = f"{seq}|{self.env.now!r}|{serial}|{product}|{lot}|{order}|{consumed}"
-        self.tags.set(f"Genealogy.Record[{seq % GENEALOGY_SLOTS}]", record[:RECORD_LENGTH])
-        self.tags.set("Genealogy.Seq", seq)
-
-    def _update_counters(self) -> None:
-        st = self.station
-        produced = st.produced
-        values = (produced, produced - st.good, st.scrap, st.rework, st.consumed)
-        if values == self._last_counts:
-            return
-        put, last = self.tags.set, self._last_counts
-        self._last_counts = values
-        for i, (prefix, value) in enumerate(zip(_PREFIXES, values, strict=True)):
-            if last is not None and last[i] == value:
-                continue
-            counter = self._counters[prefix]
-            put(_ACC_PATHS[i], min(ACC_COUNT_MAX,
-                                   counter.acc_base + max(0, value - counter.origin)))
-            put(_COUNT_PATHS[i],
-                (counter.count_base + max(0, value - counter.origin)) % COUNT_MODULUS)
-
-    def _update_oee_tags(self) -> None:
-        """Publish the OEE and genealogy image. Order matters to a client that reads changes
-        in sequence: the unit's order, lot, product and consumption come before its serial,
-        and the change time before the state it stamps."""
-        st, tags, put = self.station, self.tags, self.tags.set
-        physical, reason, serial = int(st.state), st.reason, st.current_serial
-        if (physical, reason, serial) == self._last_image:
-            return  # only counts changed (the end of a cycle)
-        self._last_image = (physical, reason, serial)
-        code = 0 if physical == PROCESSING else stop_reason(reason).id
-        if serial != self._last_serial:
-            self._last_serial = serial
-            put("PackTags.Status.CurrentWorkOrder", (st.current_order or "")[:32])
-            put("PackTags.Status.CurrentLot", (st.current_lot or "")[:32])
-            put("PackTags.Status.CurrentProduct",
-                (getattr(st, "current_product", None) or "")[:32])
-            consumed = consumed_text(getattr(st, "current_consumed", ()))
-            put("PackTags.Status.Consumed", consumed)
-            if serial:
-                self._record_start(serial, str(tags["PackTags.Status.CurrentProduct"]),
-                                   str(tags["PackTags.Status.CurrentLot"]),
-                                   str(tags["PackTags.Status.CurrentWorkOrder"]), consumed)
-            put("PackTags.Status.CurrentSerial", (serial or "")[:32])
-        previous = tags.integer("PackTags.Status.MachineState")
-        if previous != physical or tags["PackTags.Status.StateReason"] != code:
-            now = float(self.env.now)
-            since = tags.real("PackTags.Status.StateChangeTime")
-            if previous != physical and now > since:
-                path = _STATE_TIME_PATHS[previous]
-                put(path, tags.real(path) + (now - since))
-            put("PackTags.Status.StateChangeTime", now)
-        put("PackTags.Status.StateReason", code)
-        put("PackTags.Status.MachineState", physical)
+        if not self.frozen:
+            self.image.update()
 
     def _update_tags(self) -> None:
         now = self.env.now
         st, packml, tags, put = self.station, self.packml, self.tags, self.tags.set
         physical = int(st.state)
         state = packml.state
-        self._update_counters()
-        self._update_oee_tags()
+        self.image.update()
         beat = self.scan_count % 2**32
         design = st.design_rate_per_h / 60.0
         starved, blocked = physical == IDLE, physical == BLOCKED
