@@ -111,11 +111,16 @@ class ProductionLedger:
 
     def trace(self, serial: str) -> set[str]:
         """Every lot and serial *serial* was made from, directly or not (backward trace)."""
-        seen: set[str] = set()
-        stack = [serial]
-        while stack:
-            for parent in self.parents.get(stack.pop(), ()):
-                if parent not in seen:
-                    seen.add(parent)
-                    stack.append(parent)
-        return seen
+        return ancestors(self.parents, serial)
+
+
+def ancestors(parents: Mapping[str, Iterable[str]], start: str) -> set[str]:
+    """Everything reachable from *start* through *parents* links (*start* excluded)."""
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        for parent in parents.get(stack.pop(), ()):
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return seen

@@ -149,7 +149,6 @@ class AssemblyStation(Station):
         made = Unit(plant.serials.issue(self.output), self.output,
                     min(c.t_release for c in kit), None, kit[0].order)
         made.t_enq = max(c.t_enq for c in kit)
-        made.components = kit
         plant.log.append((now, int(EventKind.RELEASE), made.serial, self.output, None,
                           made.order, self.id))
         plant.enter(made)

@@ -56,7 +56,6 @@ class Plant:
         self.wip = 0
         self._wip_area = 0.0
         self._t_wip = 0.0
-        self.released_total = 0
         self.departed = 0
         self.scrapped = 0
         self.exited = 0
@@ -123,7 +122,6 @@ class Plant:
         self._wip_area += self.wip * (now - self._t_wip)
         self._t_wip = now
         self.wip += 1
-        self.released_total += 1
 
     def depart(self, unit: Unit, where: str | None) -> None:
         """*unit* leaves the plant: to sink *where*, ``"scrap"``, or consumed/lost (None)."""

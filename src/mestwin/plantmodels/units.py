@@ -11,7 +11,7 @@ from __future__ import annotations
 class Unit:
     """One physical part moving through the plant."""
 
-    __slots__ = ("components", "lot", "order", "product", "serial", "step", "t_enq", "t_release")
+    __slots__ = ("lot", "order", "product", "serial", "step", "t_enq", "t_release")
 
     def __init__(
         self, serial: str, product: str, t_release: float, lot: str | None = None,
@@ -31,8 +31,6 @@ class Unit:
         """Time the unit entered its current buffer (for waiting-time statistics)."""
         self.step = 0
         """Index of the next step in the product's routing."""
-        self.components: list[Unit] = []
-        """Units consumed to build this one (assembly)."""
 
     def __repr__(self) -> str:
         return f"Unit({self.serial!r}, {self.product!r})"

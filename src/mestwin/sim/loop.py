@@ -41,6 +41,14 @@ def reason_codes() -> ReasonCodes:
                         for c in STOP_REASONS})
 
 
+def make_plcs(plant: Plant, line: str, scan_time_s: float,
+              immediate_commands: bool = False) -> dict[str, VirtualPLC]:
+    """One virtual PLC per machine of *plant* (each server of each station), by machine id."""
+    return {m.id: VirtualPLC(m, line, m.id, plant.env, scan_time_s,  # type: ignore[arg-type]
+                             immediate_commands=immediate_commands)
+            for station in plant.stations.values() for m in station.machines()}
+
+
 def ideal_cycle_times(plant: Plant) -> dict[tuple[str, str], float]:
     """Master data for the MES: PRU per (machine, product) from the routings' stations."""
     out: dict[tuple[str, str], float] = {}
@@ -76,9 +84,7 @@ class ClosedLoop:
         env = simpy.Environment()
         plant = build_plant(scenario, env)
         line = line_name(scenario.name)
-        plcs = {m.id: VirtualPLC(m, line, m.id, env, scan_time_s,  # type: ignore[arg-type]
-                                 immediate_commands=immediate_commands)
-                for station in plant.stations.values() for m in station.machines()}
+        plcs = make_plcs(plant, line, scan_time_s, immediate_commands)
         source = InProcessSource(env, plcs, LOSSLESS_TAG_PATHS, end_of_instant=end_of_instant)
         ledger = ProductionLedger(scenario.warmup, scenario.horizon, ideal_cycle_times(plant))
         extra = list(sinks)

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from mestwin.mes_core.kpi import Measurements, Quantities, TimeElements, kpis
-from mestwin.mes_core.ledger import ProductionLedger
+from mestwin.mes_core.ledger import ProductionLedger, ancestors
 from mestwin.plantmodels import EventKind, Plant
 from mestwin.plantmodels.results import MachineTruth
 
@@ -94,17 +94,6 @@ def true_parents(plant: Plant) -> dict[str, set[str]]:
     return parents
 
 
-def _closure(parents: dict[str, set[str]], serial: str) -> set[str]:
-    seen: set[str] = set()
-    stack = [serial]
-    while stack:
-        for parent in parents.get(stack.pop(), ()):
-            if parent not in seen:
-                seen.add(parent)
-                stack.append(parent)
-    return seen
-
-
 def score_genealogy(plant: Plant, ledger: ProductionLedger) -> GenealogyScore:
     """Precision and recall of the MES's backward trace of every serial that left."""
     parents = true_parents(plant)
@@ -113,7 +102,7 @@ def score_genealogy(plant: Plant, ledger: ProductionLedger) -> GenealogyScore:
     worst_p = worst_r = 1.0
     bad: list[str] = []
     for serial in finished:
-        truth, mes = _closure(parents, serial), ledger.trace(serial)
+        truth, mes = ancestors(parents, serial), ledger.trace(serial)
         hit = len(truth & mes)
         precision = hit / len(mes) if mes else 1.0
         recall = hit / len(truth) if truth else 1.0

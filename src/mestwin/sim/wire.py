@@ -26,7 +26,7 @@ from mestwin.mes_core.collection.opcua import OpcUaSource
 from mestwin.mes_core.collection.source import TagSource
 from mestwin.mes_core.ledger import ProductionLedger
 from mestwin.plantmodels import Plant
-from mestwin.sim.loop import ideal_cycle_times, reason_codes
+from mestwin.sim.loop import ideal_cycle_times, make_plcs, reason_codes
 from mestwin.sim.naming import line_name
 from mestwin.sim.realtime import RealtimeDriver
 from mestwin.sim.scenario import Scenario, build_plant
@@ -94,8 +94,7 @@ async def run_over_wire(scenario: Scenario, transport: str, speed: float, until:
     plant = build_plant(scenario, env)
     plant.start()
     line = line_name(scenario.name)
-    plcs = {m.id: VirtualPLC(m, line, m.id, env, scan_time_s)  # type: ignore[arg-type]
-            for station in plant.stations.values() for m in station.machines()}
+    plcs = make_plcs(plant, line, scan_time_s)
     driver = RealtimeDriver(env, speed)
     ledger = ProductionLedger(0.0, until, ideal_cycle_times(plant))
     collector = Collector(reason_codes(), [ledger], heartbeat_timeout=50 * scan_time_s)
