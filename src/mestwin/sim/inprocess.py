@@ -13,7 +13,8 @@ Writes go straight to ``VirtualPLC.write``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import simpy
@@ -40,20 +41,11 @@ class InProcessSource(TagSource):
         self._pending: list[TagChange] = []
         self._scheduled = False
         for name, plc in self.plcs.items():
-            plc.tags.listeners.append(self._listener(name))
+            plc.tags.watch(partial(self._on_change, name), self.paths)
 
     @property
     def machines(self) -> Sequence[str]:
         return list(self.plcs)
-
-    def _listener(self, machine: str) -> Callable[[str, TagValue], None]:
-        paths, on_change = self.paths, self._on_change
-
-        def listen(path: str, value: TagValue) -> None:
-            if paths is None or path in paths:
-                on_change(machine, path, value)
-
-        return listen
 
     def _on_change(self, machine: str, path: str, value: TagValue) -> None:
         now = self.env._now

@@ -50,8 +50,17 @@ def station_counts(station: StationPort) -> dict[str, int]:
     return {prefix: value for (prefix, _, _), value in zip(COUNTERS, values, strict=True)}
 
 
+_UNIT_PATHS = ("PackTags.Status.CurrentWorkOrder", "PackTags.Status.CurrentLot",
+               "PackTags.Status.CurrentProduct", "PackTags.Status.Consumed")
+_NO_UNIT = (None, None, None, None)
+
+
 class ProcessImage:
-    """The event-driven tags of *station*'s PLC, written into *tags*."""
+    """The event-driven tags of *station*'s PLC, written into *tags*.
+
+    It runs on every change of the plant machine, so it remembers what it last published
+    and writes only what moved: most changes are one count or one state.
+    """
 
     def __init__(self, station: StationPort, tags: TagValues, env: simpy.Environment,
                  counters: dict[str, CounterBase]) -> None:
@@ -62,17 +71,25 @@ class ProcessImage:
         """Counter bases, shared with the PLC (restart and reset move them)."""
         self.last_counts: tuple[int, ...] | None = None
         self.last_serial: str | None = "\0"
+        self.last_unit: tuple[str | None, ...] = _NO_UNIT
         self.last_image: tuple[int, str, str | None] | None = None
 
     def invalidate(self) -> None:
         """Rewrite everything at the next update (after counter bases or tags moved)."""
         self.last_counts = None
         self.last_image = None
+        self.last_unit = _NO_UNIT
 
     def update(self) -> None:
         """Bring counts, the unit in work and the OEE state up to date, in that order."""
-        self.update_counters()
-        self.update_oee()
+        st = self.station
+        produced = st.produced
+        counts = (produced, produced - st.good, st.scrap, st.rework, st.consumed)
+        if counts != self.last_counts:
+            self.publish_counters(counts)
+        image = (st.state, st.reason, st.current_serial)
+        if image != self.last_image:
+            self.publish_oee(image)
 
     def record_start(self, serial: str, product: str, lot: str, order: str,
                       consumed: str) -> None:
@@ -83,12 +100,7 @@ class ProcessImage:
         self.tags.set(f"Genealogy.Record[{seq % GENEALOGY_SLOTS}]", record[:RECORD_LENGTH])
         self.tags.set("Genealogy.Seq", seq)
 
-    def update_counters(self) -> None:
-        st = self.station
-        produced = st.produced
-        values = (produced, produced - st.good, st.scrap, st.rework, st.consumed)
-        if values == self.last_counts:
-            return
+    def publish_counters(self, values: tuple[int, ...]) -> None:
         put, last = self.tags.set, self.last_counts
         self.last_counts = values
         for i, (prefix, value) in enumerate(zip(PREFIXES, values, strict=True)):
@@ -100,29 +112,28 @@ class ProcessImage:
             put(_COUNT_PATHS[i],
                 (counter.count_base + max(0, value - counter.origin)) % COUNT_MODULUS)
 
-    def update_oee(self) -> None:
+    def publish_oee(self, image: tuple[int, str, str | None]) -> None:
         """Publish the OEE and genealogy image. Order matters to a client that reads changes
         in sequence: the unit's order, lot, product and consumption come before its serial,
         and the change time before the state it stamps."""
         st, tags, put = self.station, self.tags, self.tags.set
-        physical, reason, serial = int(st.state), st.reason, st.current_serial
-        if (physical, reason, serial) == self.last_image:
-            return  # only counts changed (the end of a cycle)
-        self.last_image = (physical, reason, serial)
-        code = 0 if physical == PROCESSING else stop_reason(reason).id
+        self.last_image = image
+        physical, reason, serial = int(image[0]), image[1], image[2]
         if serial != self.last_serial:
             self.last_serial = serial
-            put("PackTags.Status.CurrentWorkOrder", (st.current_order or "")[:32])
-            put("PackTags.Status.CurrentLot", (st.current_lot or "")[:32])
-            put("PackTags.Status.CurrentProduct",
-                (getattr(st, "current_product", None) or "")[:32])
-            consumed = consumed_text(getattr(st, "current_consumed", ()))
-            put("PackTags.Status.Consumed", consumed)
+            unit = ((st.current_order or "")[:32], (st.current_lot or "")[:32],
+                    (getattr(st, "current_product", None) or "")[:32],
+                    consumed_text(getattr(st, "current_consumed", ())))
+            if unit != self.last_unit:
+                for path, value, old in zip(_UNIT_PATHS, unit, self.last_unit, strict=True):
+                    if value != old:
+                        put(path, value)
+                self.last_unit = unit
             if serial:
-                self.record_start(serial, str(tags["PackTags.Status.CurrentProduct"]),
-                                   str(tags["PackTags.Status.CurrentLot"]),
-                                   str(tags["PackTags.Status.CurrentWorkOrder"]), consumed)
+                order, lot, product, consumed = unit
+                self.record_start(serial, str(product), str(lot), str(order), str(consumed))
             put("PackTags.Status.CurrentSerial", (serial or "")[:32])
+        code = 0 if physical == PROCESSING else stop_reason(reason).id
         previous = tags.integer("PackTags.Status.MachineState")
         if previous != physical or tags["PackTags.Status.StateReason"] != code:
             now = float(self.env.now)
@@ -131,5 +142,5 @@ class ProcessImage:
                 path = STATE_TIME_PATHS[previous]
                 put(path, tags.real(path) + (now - since))
             put("PackTags.Status.StateChangeTime", now)
-        put("PackTags.Status.StateReason", code)
-        put("PackTags.Status.MachineState", physical)
+            put("PackTags.Status.StateReason", code)
+            put("PackTags.Status.MachineState", physical)

@@ -426,9 +426,18 @@ class TagValues:
         self._stamps: dict[str, int] = {}
         """Path -> version of its last change."""
         self._version = 0
-        self.listeners: list[Callable[[str, TagValue], None]] = []
-        """Called with (path, value) after every effective change, in order (in-process
-        transports use this to see every change at its simulated time)."""
+        self._watchers: dict[str, list[Callable[[str, TagValue], None]]] = {}
+        """Path -> callbacks for its effective changes (see :meth:`watch`)."""
+
+    def watch(self, callback: Callable[[str, TagValue], None],
+              paths: Iterable[str] | None = None) -> None:
+        """Call *callback* with (path, value) after every effective change of *paths* (all
+        tags if None), in the order the PLC writes them: the in-process transport's
+        monitored items. A change of a tag nobody watches costs one dictionary lookup."""
+        for path in self._values if paths is None else paths:
+            if path not in self._values:
+                raise KeyError(f"unknown tag {path!r}")
+            self._watchers.setdefault(path, []).append(callback)
 
     @property
     def version(self) -> int:
@@ -478,8 +487,10 @@ class TagValues:
         self._values[path] = value
         self._version = version = self._version + 1
         self._stamps[path] = version
-        for listener in self.listeners:
-            listener(path, value)
+        watchers = self._watchers.get(path)
+        if watchers is not None:
+            for callback in watchers:
+                callback(path, value)
         return True
 
     def changed_since(self, version: int) -> dict[str, TagValue]:

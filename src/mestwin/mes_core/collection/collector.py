@@ -67,7 +67,11 @@ LOSSLESS_TAG_PATHS: tuple[str, ...] = tuple(p for p in TAG_PATHS
 """The tags data collection needs, in the order the PLC writes them within one instant
 (counts of the cycle that ended, then the next unit's data, then its state)."""
 ACC_MODULUS = 2**32
-_RECORD_SET = frozenset(RECORDS)
+_EARLY = frozenset((CHANGE_TIME, *RECORDS))
+_COUNTER, _STATE, _SEQ, _SERIAL, _HEARTBEAT = range(5)
+_KIND: dict[str, int] = {**dict.fromkeys(COUNTERS, _COUNTER), STATE: _STATE, REASON: _STATE,
+                         SEQ: _SEQ, SERIAL: _SERIAL, HEARTBEAT: _HEARTBEAT}
+"""What a tag change means to the collector (tags not in it only update the image)."""
 
 EventSink = Callable[[list[Event]], None]
 
@@ -130,21 +134,19 @@ class Collector:
     def on_batch(self, batch: Batch) -> None:
         """Apply *batch* in order and hand the resulting events to the sinks."""
         machines = self.machines
-        touched: dict[str, _Machine] = {}
         # The change time of a state, and the FIFO's records, are known once per batch: a
         # transport may deliver them after what they belong to (OPC UA does not order a
         # notification's items).
+        for name, path, value, _ in batch:
+            if path in _EARLY:
+                (machines.get(name) or self._add(name)).image[path] = value
+        touched: dict[str, _Machine] = {}
         for change in batch:
-            machine = touched.get(change.machine)
-            if machine is None:
-                machine = machines.get(change.machine)
-                if machine is None:
-                    machine = machines[change.machine] = _Machine()
-                touched[change.machine] = machine
-            if change.path == CHANGE_TIME or change.path in _RECORD_SET:
-                machine.image[change.path] = change.value
-        for change in batch:
-            self._apply(touched[change.machine], change)
+            name = change[0]
+            known = touched.get(name)
+            if known is None:
+                known = touched[name] = machines.get(name) or self._add(name)
+            self._apply(known, change)
         latest = batch[-1].time if batch else 0.0
         if latest - self._checked >= self.heartbeat_timeout / 2:
             self._checked = latest
@@ -156,6 +158,10 @@ class Collector:
                 machine.baseline = self._totals(machine, latest)
                 machine.baseline_time = latest
         self._emit()
+
+    def _add(self, name: str) -> _Machine:
+        machine = self.machines[name] = _Machine()
+        return machine
 
     def _totals(self, machine: _Machine, now: float) -> dict[str, float] | None:
         """Element totals up to *now*: cumulative state times plus the current state's
@@ -223,31 +229,33 @@ class Collector:
                 sink(out)
 
     def _apply(self, machine: _Machine, change: TagChange) -> None:
-        path, value, name = change.path, change.value, change.machine
-        counter = COUNTERS.get(path)
-        if counter is not None:
-            self._count(machine, counter, path, _int(value), change.time)
+        name, path, value, time = change
+        kind = _KIND.get(path)
+        if kind == _COUNTER:
+            self._count(machine, COUNTERS[path], path, _int(value), time)
             return
         if machine.pending:
             self._flush_counts(name, machine)
         machine.image[path] = value
-        if path in (STATE, REASON):
-            self._state(name, machine, change.time)
-        elif path == SEQ:
+        if kind is None:
+            return
+        if kind == _STATE:
+            self._state(name, machine, time)
+        elif kind == _SEQ:
             self._records(name, machine, _int(value))
-        elif path == SERIAL:
+        elif kind == _SERIAL:
             if value and machine.seq is None:
                 image = machine.image
                 self._out.append(UnitStarted(
-                    name, change.time, str(value), str(image.get(PRODUCT, "")),
+                    name, time, str(value), str(image.get(PRODUCT, "")),
                     str(image.get(LOT, "")), str(image.get(ORDER, "")),
                     parse_consumed(str(image.get(CONSUMED, "")))))
-        elif path == HEARTBEAT:
+        else:
             machine.beat = value
-            machine.beat_time = change.time
+            machine.beat_time = time
             if machine.frozen:
                 machine.frozen = False
-                self._out.append(Frozen(name, change.time, False))
+                self._out.append(Frozen(name, time, False))
 
     def _records(self, name: str, machine: _Machine, seq: int) -> None:
         last = machine.seq

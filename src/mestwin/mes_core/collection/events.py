@@ -1,17 +1,17 @@
 """What data collection turns tag changes into: the MES's own production events.
 
-Each is a small frozen record with the machine (ISA-95 work unit) it belongs to and its
+Each is a small immutable record with the machine (ISA-95 work unit) it belongs to and its
 plant time in seconds; :mod:`.writer` stores them, :mod:`mestwin.mes_core.reporting` and
-the scorers read them.
+the scorers read them. They are named tuples, like :class:`.source.TagChange`: a fast run
+makes a few per machine cycle, and a named tuple costs a quarter of a frozen dataclass.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class StateInterval:
+class StateInterval(NamedTuple):
     """*machine* was in *state* (with *reason*) from *start* to *end*."""
 
     machine: str
@@ -25,8 +25,7 @@ class StateInterval:
     """Six-big-loss category of the reason, if any."""
 
 
-@dataclass(frozen=True, slots=True)
-class Counted:
+class Counted(NamedTuple):
     """*machine* finished cycles at *time*: deltas of the PackTags counters."""
 
     machine: str
@@ -39,8 +38,7 @@ class Counted:
     order: str
 
 
-@dataclass(frozen=True, slots=True)
-class UnitStarted:
+class UnitStarted(NamedTuple):
     """*machine* started on *serial* at *time*, which consumed *consumed*: (lot or serial,
     quantity, lot of that serial or '')."""
 
@@ -53,8 +51,7 @@ class UnitStarted:
     consumed: tuple[tuple[str, float, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ElementTotals:
+class ElementTotals(NamedTuple):
     """ISO 22400 elements of *machine* from *start* to *end*, from the PLC's cumulative
     state times (exact whatever the transport dropped in between)."""
 
@@ -64,8 +61,7 @@ class ElementTotals:
     elements: dict[str, float]
 
 
-@dataclass(frozen=True, slots=True)
-class Frozen:
+class Frozen(NamedTuple):
     """*machine*'s heartbeat stopped at *time* (``frozen``) or started again (not frozen)."""
 
     machine: str
