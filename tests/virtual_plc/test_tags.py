@@ -155,6 +155,26 @@ def test_change_detection_tells_bool_from_int() -> None:
     assert values.set("PackTags.Status.EquipmentInterlock.Blocked", 1)
 
 
+def test_watchers_see_effective_changes_of_their_paths_in_write_order() -> None:
+    """A watcher of some paths (an in-process monitored item) is called for each effective
+    change of those paths and of no other; a watcher of everything sees every change."""
+    values = TagValues()
+    some: list[tuple[str, object]] = []
+    every: list[tuple[str, object]] = []
+    values.watch(lambda path, value: some.append((path, value)),
+                 ["Diagnostics.Heartbeat", "PackTags.Status.MachineState"])
+    values.watch(lambda path, value: every.append((path, value)))
+    values.set("PackTags.Status.MachineState", 3)
+    values.set("Diagnostics.ScanCount", 1)
+    values.set("Diagnostics.Heartbeat", 7)
+    values.set("Diagnostics.Heartbeat", 7)  # no change, no call
+    assert some == [("PackTags.Status.MachineState", 3), ("Diagnostics.Heartbeat", 7)]
+    assert every == [("PackTags.Status.MachineState", 3), ("Diagnostics.ScanCount", 1),
+                     ("Diagnostics.Heartbeat", 7)]
+    with pytest.raises(KeyError, match="No.Such.Tag"):
+        values.watch(lambda path, value: None, ["No.Such.Tag"])
+
+
 def test_typed_getters() -> None:
     """integer() and real() read numeric tags and refuse strings."""
     values = TagValues()
