@@ -12,7 +12,7 @@ Address space (OPC 40001-1 Machinery + PackML PackTags, see the PackTags table i
 Every node has an explicit string NodeId ``ns=<idx>;s=<Line>.<Machine>.<dotted path>``
 (folders too: ``<Line>.<Machine>.PackTags.Admin``) in namespace :data:`NAMESPACE_URI`;
 clients look the index up by URI. NodeIds therefore survive a restart. The address space
-is built with one AddNodes batch per server, nested by group.
+is built with one AddNodes batch per server, nested by group (:mod:`.opcua_nodes`).
 
 Values flow one way: a publisher task copies what changed in each PLC's
 :class:`~mestwin.virtual_plc.tags.TagValues` (``changed_since``) into the address space
@@ -43,35 +43,28 @@ from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
 
-from mestwin.virtual_plc.opcua_jobs import (
-    JobOrderList,
-    MachineSample,
-    UaArgument,
-    UaMethod,
-    job_methods,
+from mestwin.virtual_plc.opcua_jobs import JobOrderList, MachineSample, UaMethod, job_methods
+from mestwin.virtual_plc.opcua_nodes import (
+    VARIANT_TYPES,
+    VT,
+    NodeBuilder,
+    describe,
+    method_callback,
+    nid,
+    node_id_string,
+    status,
+    tag_variant,
 )
 from mestwin.virtual_plc.opcua_security import OpcUaSecurity, Role, apply_security, role_of
 from mestwin.virtual_plc.packml import Command, State, transition
 from mestwin.virtual_plc.plc import VirtualPLC, WriteStatus
-from mestwin.virtual_plc.tags import DataType, TagSpec, TagValue
+from mestwin.virtual_plc.tags import TagSpec, TagValue
 
 __all__ = ["NAMESPACE_URI", "PACKML_METHODS", "PlcOpcUaServer", "node_id_string"]
 
 NAMESPACE_URI = "urn:mestwin:virtual-plc"
 
 _log = logging.getLogger(__name__)
-VT = ua.VariantType
-_VARIANT: dict[DataType, ua.VariantType] = {
-    DataType.BOOLEAN: VT.Boolean,
-    DataType.INT16: VT.Int16,
-    DataType.UINT16: VT.UInt16,
-    DataType.INT32: VT.Int32,
-    DataType.UINT32: VT.UInt32,
-    DataType.FLOAT: VT.Float,
-    DataType.DOUBLE: VT.Double,
-    DataType.STRING: VT.String,
-    DataType.DATETIME: VT.DateTime,
-}
 _WRITE_STATUS: dict[WriteStatus, int] = {
     WriteStatus.OK: StatusCodes.Good,
     WriteStatus.UNKNOWN_TAG: StatusCodes.BadNodeIdUnknown,
@@ -92,26 +85,8 @@ PACKML_METHODS: tuple[Command, ...] = (
 )
 """PackML commands offered as methods on each machine object (named ``Reset``, ``Start``...)."""
 
-_RW = ua.AccessLevel.CurrentRead.mask | ua.AccessLevel.CurrentWrite.mask
-_R = ua.AccessLevel.CurrentRead.mask
-
-
-def _nid(identifier: int | str, namespace: int = 0) -> ua.NodeId:
-    """``ua.NodeId`` from plain Python values (asyncua annotates its own int/str subclasses)."""
-    return ua.NodeId(identifier, namespace)  # type: ignore[arg-type]
-
-
-def _status(code: int) -> ua.StatusCode:
-    return ua.StatusCode(code)  # type: ignore[arg-type]
-
-
 def _value(variant: ua.Variant, source: datetime | None, server: datetime) -> ua.DataValue:
     return ua.DataValue(variant, SourceTimestamp=source, ServerTimestamp=server)  # type: ignore[arg-type]
-
-
-def node_id_string(line: str, machine: str, path: str = "") -> str:
-    """The string identifier of a node: ``<Line>.<Machine>[.<path>]``."""
-    return f"{line}.{machine}.{path}" if path else f"{line}.{machine}"
 
 
 class ClockDriver(Protocol):
@@ -138,93 +113,6 @@ class _Machine:
     pushed: dict[str, TagValue] = field(default_factory=dict)
 
 
-class _Builder:
-    """Collects AddNodesItems so the whole address space is added in one batch."""
-
-    def __init__(self, ns: int) -> None:
-        self.ns = ns
-        self.items: list[ua.AddNodesItem] = []
-        self.methods: dict[ua.NodeId, UaMethod] = {}
-
-    def nid(self, ident: str) -> ua.NodeId:
-        return _nid(ident, self.ns)
-
-    def _item(self, ident: str, parent: ua.NodeId, name: str, cls: ua.NodeClass) -> ua.AddNodesItem:
-        item = ua.AddNodesItem()
-        item.RequestedNewNodeId = self.nid(ident)
-        item.ParentNodeId = parent
-        item.BrowseName = ua.QualifiedName(name, self.ns)
-        item.NodeClass = cls
-        self.items.append(item)
-        return item
-
-    def obj(self, ident: str, parent: ua.NodeId, name: str, *, folder: bool) -> ua.NodeId:
-        item = self._item(ident, parent, name, ua.NodeClass.Object)
-        item.ReferenceTypeId = _nid(ObjectIds.Organizes if folder else ObjectIds.HasComponent)
-        item.TypeDefinition = _nid(ObjectIds.FolderType if folder else ObjectIds.BaseObjectType)
-        attrs = ua.ObjectAttributes()
-        attrs.DisplayName = ua.LocalizedText(name)
-        item.NodeAttributes = attrs
-        return self.nid(ident)
-
-    def var(
-        self,
-        ident: str,
-        parent: ua.NodeId,
-        name: str,
-        value: ua.Variant,
-        *,
-        writable: bool = False,
-        description: str = "",
-        prop: bool = False,
-    ) -> ua.NodeId:
-        item = self._item(ident, parent, name, ua.NodeClass.Variable)
-        item.ReferenceTypeId = _nid(ObjectIds.HasProperty if prop else ObjectIds.HasComponent)
-        item.TypeDefinition = _nid(
-            ObjectIds.PropertyType if prop else ObjectIds.BaseDataVariableType
-        )
-        attrs = ua.VariableAttributes()
-        attrs.DisplayName = ua.LocalizedText(name)
-        attrs.Description = ua.LocalizedText(description)
-        attrs.Value = value
-        is_array = isinstance(value.Value, list)
-        attrs.DataType = _nid(ObjectIds.Argument if is_array else value.VariantType.value)
-        attrs.ValueRank = ua.ValueRank.OneDimension if is_array else ua.ValueRank.Scalar
-        attrs.ArrayDimensions = [0] if is_array else None  # type: ignore[assignment]
-        attrs.AccessLevel = attrs.UserAccessLevel = _RW if writable else _R
-        item.NodeAttributes = attrs
-        return self.nid(ident)
-
-    def method(self, ident: str, parent: ua.NodeId, method: UaMethod) -> None:
-        item = self._item(ident, parent, method.name, ua.NodeClass.Method)
-        item.ReferenceTypeId = _nid(ObjectIds.HasComponent)
-        attrs = ua.MethodAttributes()
-        attrs.DisplayName = ua.LocalizedText(method.name)
-        attrs.Description = ua.LocalizedText(method.description)
-        attrs.Executable = attrs.UserExecutable = True
-        item.NodeAttributes = attrs
-        for kind, args in (("InputArguments", method.inputs), ("OutputArguments", method.outputs)):
-            if args:
-                value = ua.Variant([_argument(a) for a in args], VT.ExtensionObject)
-                self.var(f"{ident}.{kind}", item.RequestedNewNodeId, kind, value, prop=True)
-                self.items[-1].BrowseName = ua.QualifiedName(kind, 0)
-        self.methods[item.RequestedNewNodeId] = method
-
-
-def _argument(arg: UaArgument) -> ua.Argument:
-    return ua.Argument(
-        Name=arg.name,
-        DataType=_nid(arg.variant_type.value),
-        ValueRank=-1,
-        ArrayDimensions=[],
-        Description=ua.LocalizedText(arg.description),
-    )
-
-
-def _variant(spec: TagSpec, value: TagValue) -> ua.Variant:
-    return ua.Variant(value, _VARIANT[spec.data_type])
-
-
 _ADMIN = User(role=UserRole.Admin)  # asyncua's default: the server's own internal session
 
 
@@ -244,7 +132,7 @@ class _PlcAttributeService(AttributeService):
                 one = ua.WriteParameters(NodesToWrite=[value])
                 results.extend(await self._original.write(one, user))
             else:
-                results.append(_status(await self._server._client_write(*binding, value, user)))
+                results.append(status(await self._server._client_write(*binding, value, user)))
         return results
 
 
@@ -363,13 +251,13 @@ class PlcOpcUaServer:
 
     def node_id(self, plc: VirtualPLC, path: str = "") -> ua.NodeId:
         """The NodeId of *plc*'s tag, folder or method at *path* (the machine if empty)."""
-        return _nid(node_id_string(plc.line, plc.machine, path), self.namespace_index)
+        return nid(node_id_string(plc.line, plc.machine, path), self.namespace_index)
 
     # -- address space ---------------------------------------------------------------
 
     def _build(self) -> None:
-        builder = _Builder(self.namespace_index)
-        objects = _nid(ObjectIds.ObjectsFolder)
+        builder = NodeBuilder(self.namespace_index)
+        objects = nid(ObjectIds.ObjectsFolder)
         lines: dict[str, ua.NodeId] = {}
         for machine in self._machines:
             plc = machine.plc
@@ -379,22 +267,22 @@ class PlcOpcUaServer:
             root = builder.obj(base, lines[plc.line], plc.machine, folder=False)
             folders: dict[str, ua.NodeId] = {"": root}
             for path, spec in plc.tags.specs.items():
-                parent = self._folder(builder, folders, base, path.rpartition(".")[0])
-                nid = builder.var(
+                parent = builder.folder(folders, base, path.rpartition(".")[0])
+                node = builder.var(
                     f"{base}.{path}",
                     parent,
                     path.rpartition(".")[2],
-                    _variant(spec, plc.tags[path]),
+                    tag_variant(spec, plc.tags[path]),
                     writable=spec.writable,
-                    description=_describe(spec),
+                    description=describe(spec),
                 )
-                machine.nodes[path] = nid
-                self._bindings[nid] = (machine, spec)
+                machine.nodes[path] = node
+                self._bindings[node] = (machine, spec)
             for command in PACKML_METHODS:
                 builder.method(
                     f"{base}.{command.name.title()}", root, self._packml_method(plc, command)
                 )
-            jobs = self._folder(builder, folders, base, "JobManagement")
+            jobs = builder.folder(folders, base, "JobManagement")
             builder.var(
                 f"{base}.JobManagement.JobOrderList",
                 jobs,
@@ -409,25 +297,14 @@ class PlcOpcUaServer:
         ):
             if not result.StatusCode.is_good():
                 raise RuntimeError(f"cannot add {item.RequestedNewNodeId}: {result.StatusCode}")
-        for nid, method in builder.methods.items():
-            self.ua.iserver.isession.add_method_callback(nid, _method_callback(method))
-
-    @staticmethod
-    def _folder(
-        builder: _Builder, folders: dict[str, ua.NodeId], base: str, path: str
-    ) -> ua.NodeId:
-        """The folder object of *path* (``PackTags.Admin``), made with its parents if new."""
-        if path not in folders:
-            parent_path, _, name = path.rpartition(".")
-            parent = PlcOpcUaServer._folder(builder, folders, base, parent_path)
-            folders[path] = builder.obj(f"{base}.{path}", parent, name, folder=parent_path != "")
-        return folders[path]
+        for method_id, method in builder.methods.items():
+            self.ua.iserver.isession.add_method_callback(method_id, method_callback(method))
 
     def _packml_method(self, plc: VirtualPLC, command: Command) -> UaMethod:
         def handler(_args: list[Any]) -> list[Any] | ua.StatusCode:
             state: State = plc.packml.state
             if transition(state, command) is None:
-                return _status(StatusCodes.BadInvalidState)
+                return status(StatusCodes.BadInvalidState)
             plc.command(command)
             return []
 
@@ -479,14 +356,14 @@ class PlcOpcUaServer:
                         continue
                     machine.pushed[path] = value
                     spec = tags.specs[path]
-                    dv = _value(_variant(spec, value), stamp, now)
+                    dv = _value(tag_variant(spec, value), stamp, now)
                     await aspace.write_attribute_value(machine.nodes[path], AttributeIds.Value, dv)
                     pushed += 1
             if machine.jobs.version != machine.jobs_version:
                 machine.jobs_version = machine.jobs.version
-                nid = self.node_id(machine.plc, "JobManagement.JobOrderList")
+                job_list = self.node_id(machine.plc, "JobManagement.JobOrderList")
                 dv = _value(ua.Variant(machine.jobs.to_json(), VT.String), now, now)
-                await aspace.write_attribute_value(nid, AttributeIds.Value, dv)
+                await aspace.write_attribute_value(job_list, AttributeIds.Value, dv)
                 pushed += 1
         return pushed
 
@@ -514,7 +391,7 @@ class PlcOpcUaServer:
         if write.IndexRange:
             return StatusCodes.BadIndexRangeInvalid
         variant = write.Value.Value if write.Value is not None else None
-        if variant is None or variant.VariantType != _VARIANT[spec.data_type]:
+        if variant is None or variant.VariantType != VARIANT_TYPES[spec.data_type]:
             return StatusCodes.BadTypeMismatch
         value = variant.Value
         if isinstance(value, datetime) and value.tzinfo is None:
@@ -524,7 +401,7 @@ class PlcOpcUaServer:
             stored = machine.plc.tags[spec.path]
             machine.pushed[spec.path] = stored
             now = datetime.now(UTC)
-            dv = _value(_variant(spec, stored), now, now)
+            dv = _value(tag_variant(spec, stored), now, now)
             await self.ua.iserver.aspace.write_attribute_value(
                 machine.nodes[spec.path], AttributeIds.Value, dv
             )
@@ -535,27 +412,3 @@ class PlcOpcUaServer:
 
 def _int(value: TagValue) -> int:
     return value if isinstance(value, int) else 0
-
-
-def _describe(spec: TagSpec) -> str:
-    return f"{spec.description} [{spec.unit}]" if spec.unit else spec.description
-
-
-def _method_callback(method: UaMethod) -> Any:
-    async def call(_parent: ua.NodeId, *args: ua.Variant) -> Any:
-        values = [a.Value if isinstance(a, ua.Variant) else a for a in args]
-        if len(values) != len(method.inputs):
-            return _status(
-                StatusCodes.BadArgumentsMissing
-                if len(values) < len(method.inputs)
-                else StatusCodes.BadTooManyArguments
-            )
-        for arg, value in zip(args, method.inputs, strict=True):
-            if isinstance(arg, ua.Variant) and arg.VariantType != value.variant_type:
-                return _status(StatusCodes.BadTypeMismatch)
-        result = method.handler(values)
-        if isinstance(result, ua.StatusCode):
-            return result
-        return [ua.Variant(v, a.variant_type) for v, a in zip(result, method.outputs, strict=True)]
-
-    return call
