@@ -131,7 +131,7 @@ class ProcessImage:
                 self.last_unit = unit
             if serial:
                 order, lot, product, consumed = unit
-                self.record_start(serial, str(product), str(lot), str(order), str(consumed))
+                self.record_start(serial, product, lot, order, consumed)
             put("PackTags.Status.CurrentSerial", (serial or "")[:32])
         code = 0 if physical == PROCESSING else stop_reason(reason).id
         previous = tags.integer("PackTags.Status.MachineState")
