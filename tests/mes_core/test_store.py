@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from mestwin.mes_core.audit import utc
+from mestwin.mes_core.errors import NotFoundError
 from mestwin.mes_core.store import (
     AuditRecord,
     AuditTrailError,
@@ -33,6 +34,8 @@ from mestwin.mes_core.store import (
     RoutingOperation,
     SerialNumber,
     StoreValueError,
+    by_code,
+    by_id,
     create_all,
     insert_batches,
     make_engine,
@@ -61,6 +64,20 @@ def test_sqlite_file_runs_in_wal_with_normal_sync_and_foreign_keys(tmp_path: Pat
             assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_lookups_find_rows_by_id_and_code_and_name_what_is_missing(session: Session) -> None:
+    """by_id and by_code return the row; a missing one raises NotFoundError (404 in the API)
+    with what was asked for and the reference given."""
+    item = Item(code="cap", name="Cap", uom="ea")
+    session.add(item)
+    session.flush()
+    assert by_id(session, Item, item.id, "item") is item
+    assert by_code(session, Item, "cap", "item") is item
+    with pytest.raises(NotFoundError, match=r"^item 999 does not exist$"):
+        by_id(session, Item, 999, "item")
+    with pytest.raises(NotFoundError, match=r"^work centre 'WC9' does not exist$"):
+        by_code(session, Equipment, "WC9", "work centre")
 
 
 def test_foreign_keys_are_enforced(session: Session) -> None:

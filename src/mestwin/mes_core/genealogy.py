@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mestwin.mes_core.audit import utc
-from mestwin.mes_core.errors import NotFoundError
 from mestwin.mes_core.quality.holds import check_consumption
+from mestwin.mes_core.store.lookup import by_code, by_id
 from mestwin.mes_core.store.models import (
     GenealogyLink,
     Item,
@@ -70,17 +70,7 @@ class TraceNode:
 
 def lot_by_code(session: Session, code: str) -> MaterialLot:
     """The lot, sublot or serial called *code*; :class:`NotFoundError` if unknown."""
-    lot = session.scalars(select(MaterialLot).where(MaterialLot.code == code)).first()
-    if lot is None:
-        raise NotFoundError(f"lot {code!r} does not exist")
-    return lot
-
-
-def _get(session: Session, lot_id: int) -> MaterialLot:
-    lot = session.get(MaterialLot, lot_id)
-    if lot is None:
-        raise NotFoundError(f"lot {lot_id} does not exist")
-    return lot
+    return by_code(session, MaterialLot, code, "lot")
 
 
 def create_lot(
@@ -96,10 +86,9 @@ def create_lot(
         raise ValueError("a serial has quantity 1")
     if kind != "lot" and lot_id is None:
         raise ValueError(f"a {kind} belongs to a lot: give lot_id")
-    if session.get(Item, item_id) is None:
-        raise NotFoundError(f"item {item_id} does not exist")
+    by_id(session, Item, item_id, "item")
     if lot_id is not None:
-        _get(session, lot_id)
+        by_id(session, MaterialLot, lot_id, "lot")
     lot = _KINDS[kind](code=code, item_id=item_id, quantity=quantity, lot_id=lot_id,
                        created_at=utc(at))
     session.add(lot)
@@ -109,7 +98,7 @@ def create_lot(
 
 def remaining(session: Session, lot_id: int) -> float:
     """Quantity created minus the quantity that went into other lots (negative: overdrawn)."""
-    lot = _get(session, lot_id)
+    lot = by_id(session, MaterialLot, lot_id, "lot")
     used = session.scalar(select(func.coalesce(func.sum(GenealogyLink.quantity), 0.0))
                           .where(GenealogyLink.parent_id == lot_id)) or 0.0
     return lot.quantity - used
@@ -130,8 +119,8 @@ def consume(
         raise ValueError("a lot cannot be consumed into itself")
     if quantity < 0:
         raise ValueError(f"consumed quantity {quantity} is negative")
-    _get(session, parent_id)
-    _get(session, child_id)
+    by_id(session, MaterialLot, parent_id, "lot")
+    by_id(session, MaterialLot, child_id, "lot")
     if enforce_holds:
         check_consumption(session, parent_id)
     link = GenealogyLink(parent_id=parent_id, child_id=child_id, quantity=quantity,
@@ -169,7 +158,7 @@ def split(
     at: datetime | None = None, enforce_holds: bool = True,
 ) -> list[MaterialLot]:
     """Split a lot into new sublots ``(code, quantity)``; they may not exceed what is left."""
-    parent = _get(session, parent_id)
+    parent = by_id(session, MaterialLot, parent_id, "lot")
     if not parts:
         raise ValueError("a split needs at least one part")
     total = sum(q for _, q in parts)
@@ -196,7 +185,7 @@ def merge(
     """Merge ``(parent id, quantity)`` of lots of one item into a new lot called *code*."""
     if len(parents) < 2:
         raise ValueError("a merge needs at least two parents")
-    lots = [_get(session, pid) for pid, _ in parents]
+    lots = [by_id(session, MaterialLot, pid, "lot") for pid, _ in parents]
     items = {lot.item_id for lot in lots}
     if len(items) != 1:
         raise ValueError("merged lots must be of one item")
@@ -231,20 +220,20 @@ def _nodes(session: Session, ids: Iterable[int], item_id: int | None = None) -> 
 
 def trace_backward(session: Session, lot_id: int) -> list[TraceNode]:
     """Everything that went into *lot_id*, at any depth, sorted by code (start excluded)."""
-    _get(session, lot_id)
+    by_id(session, MaterialLot, lot_id, "lot")
     return _nodes(session, trace(session, lot_id, "backward"))
 
 
 def trace_forward(session: Session, lot_id: int) -> list[TraceNode]:
     """Everything *lot_id* went into, at any depth, sorted by code (start excluded)."""
-    _get(session, lot_id)
+    by_id(session, MaterialLot, lot_id, "lot")
     return _nodes(session, trace(session, lot_id, "forward"))
 
 
 def where_used(session: Session, lot_id: int, item_id: int | None = None) -> list[TraceNode]:
     """The end products made with *lot_id*: forward-trace nodes with nothing made from them,
     or, when *item_id* is given, the forward-trace nodes of that item."""
-    _get(session, lot_id)
+    by_id(session, MaterialLot, lot_id, "lot")
     reach = trace(session, lot_id, "forward")
     if item_id is not None:
         return _nodes(session, reach, item_id)

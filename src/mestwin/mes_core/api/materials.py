@@ -21,18 +21,12 @@ from mestwin.mes_core.api.schemas import (
     TraceOut,
 )
 from mestwin.mes_core.audit import utc
-from mestwin.mes_core.errors import NotFoundError, StateConflictError
+from mestwin.mes_core.errors import StateConflictError
 from mestwin.mes_core.quality import active_holds, can_consume, place_hold, release_hold
 from mestwin.mes_core.store import Hold, Item, MaterialLot
+from mestwin.mes_core.store.lookup import by_code
 
 router = APIRouter(tags=["genealogy and holds"])
-
-
-def _item(db: Session, code: str) -> Item:
-    item = db.scalars(select(Item).where(Item.code == code)).first()
-    if item is None:
-        raise NotFoundError(f"item {code!r} does not exist")
-    return item
 
 
 def _lot_out(db: Session, lot: MaterialLot) -> LotOut:
@@ -58,7 +52,7 @@ def create_lot(body: LotIn, db: Db) -> LotOut:
     if db.scalars(select(MaterialLot).where(MaterialLot.code == body.code)).first():
         raise StateConflictError(f"lot {body.code!r} already exists")
     container = None if body.lot is None else genealogy.lot_by_code(db, body.lot).id
-    lot = genealogy.create_lot(db, code=body.code, item_id=_item(db, body.item).id,
+    lot = genealogy.create_lot(db, code=body.code, item_id=by_code(db, Item, body.item, "item").id,
                                quantity=body.quantity, kind=body.kind, lot_id=container)
     db.commit()
     return _lot_out(db, lot)
@@ -89,7 +83,8 @@ def _trace(db: Session, code: str, direction: str, item: str | None = None) -> T
     elif direction == "forward":
         nodes = genealogy.trace_forward(db, lot.id)
     else:
-        nodes = genealogy.where_used(db, lot.id, None if item is None else _item(db, item).id)
+        item_id = None if item is None else by_code(db, Item, item, "item").id
+        nodes = genealogy.where_used(db, lot.id, item_id)
     return TraceOut(lot=code, direction=direction,  # type: ignore[arg-type]
                     nodes=[TraceNodeOut(code=n.code, kind=n.kind, item=n.item,
                                         quantity=n.quantity, disposition=n.disposition)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
@@ -28,7 +28,7 @@ from mestwin.mes_core.dispatching import (
     dispatch_list,
     get_rule,
 )
-from mestwin.mes_core.errors import NotFoundError, StateConflictError
+from mestwin.mes_core.errors import StateConflictError
 from mestwin.mes_core.store import (
     Equipment,
     EquipmentLevel,
@@ -40,21 +40,11 @@ from mestwin.mes_core.store import (
     Routing,
     RoutingOperation,
 )
+from mestwin.mes_core.store.lookup import by_code
 
 router = APIRouter(tags=["orders"])
 
 DISPATCHABLE = (OrderState.RELEASED, OrderState.IN_PROCESS)
-
-
-_Coded = TypeVar("_Coded", Item, Routing, Equipment, ProductionOrder)
-
-
-def _by_code(db: Session, model: type[_Coded], code: str, what: str) -> _Coded:
-    """The *model* row called *code*; :class:`NotFoundError` naming *what* otherwise."""
-    found = db.scalars(select(model).where(model.code == code)).first()
-    if found is None:
-        raise NotFoundError(f"{what} {code!r} does not exist")
-    return found
 
 
 def _out(db: Session, order: ProductionOrder) -> OrderOut:
@@ -79,12 +69,12 @@ def create_order(body: OrderIn, db: Db) -> OrderOut:
     """Create a planned order; a routing's steps become its operations."""
     if db.scalars(select(ProductionOrder).where(ProductionOrder.code == body.code)).first():
         raise StateConflictError(f"order {body.code!r} already exists")
-    item = _by_code(db, Item, body.item, "item")
+    item = by_code(db, Item, body.item, "item")
     order = ProductionOrder(code=body.code, item_id=item.id, quantity=body.quantity,
                             due_date=None if body.due_date is None else utc(body.due_date),
                             priority=body.priority, state=OrderState.PLANNED)
     if body.routing is not None:
-        routing = _by_code(db, Routing, body.routing, "routing")
+        routing = by_code(db, Routing, body.routing, "routing")
         if routing.item_id != item.id:
             raise ValueError(f"routing {routing.code!r} does not make item {item.code!r}")
         order.routing_id = routing.id
@@ -107,18 +97,18 @@ def list_orders(db: Db, state: OrderState | None = None) -> list[OrderOut]:
 @router.get("/orders/{code}", response_model=OrderOut)
 def get_order(code: str, db: Db) -> OrderOut:
     """One order with its operations."""
-    return _out(db, _by_code(db, ProductionOrder, code, "order"))
+    return _out(db, by_code(db, ProductionOrder, code, "order"))
 
 
 @router.post("/orders/{code}/release", response_model=OrderOut)
 def release_order(code: str, body: ReleaseIn, db: Db) -> OrderOut:
     """Release a planned order; its first operation becomes ready at the given work centre."""
-    order = _by_code(db, ProductionOrder, code, "order")
+    order = by_code(db, ProductionOrder, code, "order")
     if order.state is not OrderState.PLANNED:
         raise StateConflictError(f"order {code!r} is {order.state.value}, not planned")
     centre = None
     if body.work_centre is not None:
-        centre = _by_code(db, Equipment, body.work_centre, "work centre")
+        centre = by_code(db, Equipment, body.work_centre, "work centre")
         if centre.level is not EquipmentLevel.WORK_CENTRE:
             raise ValueError(f"{centre.code!r} is a {centre.level.value}, not a work centre")
     if not order.operations:
@@ -165,7 +155,7 @@ def get_dispatch_list(
             422,
             detail=f"unknown rule {rule!r}; valid rules: {', '.join(sorted(RULES))}",
         ) from None
-    centre = _by_code(db, Equipment, code, "work centre")
+    centre = by_code(db, Equipment, code, "work centre")
     moment = utc(now)
     codes: dict[int, str] = dict(db.execute(select(Equipment.id, Equipment.code)).all())
     steps = {(s.routing_id, s.sequence): s for s in db.scalars(select(RoutingOperation))}

@@ -22,8 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mestwin.mes_core.audit import record_change, utc
-from mestwin.mes_core.errors import HeldLotError, NotFoundError, StateConflictError
-from mestwin.mes_core.store.models import GenealogyLink, LotDisposition, MaterialLot, trace
+from mestwin.mes_core.errors import HeldLotError, StateConflictError
+from mestwin.mes_core.store.lookup import by_id
+from mestwin.mes_core.store.models import (
+    GenealogyLink,
+    LotDisposition,
+    MaterialLot,
+    trace,
+)
 from mestwin.mes_core.store.quality import Hold
 
 __all__ = [
@@ -47,13 +53,6 @@ def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
         yield chunk
 
 
-def _lot(session: Session, lot_id: int) -> MaterialLot:
-    lot = session.get(MaterialLot, lot_id)
-    if lot is None:
-        raise NotFoundError(f"lot {lot_id} does not exist")
-    return lot
-
-
 def active_hold(session: Session, lot_id: int) -> Hold | None:
     """The active hold placed on *lot_id* itself, if any."""
     return session.scalars(
@@ -72,7 +71,7 @@ def place_hold(
     session: Session, lot_id: int, *, who: str, why: str, at: datetime | None = None
 ) -> Hold:
     """Hold *lot_id*; raises :class:`StateConflictError` if it is already held."""
-    lot = _lot(session, lot_id)
+    lot = by_id(session, MaterialLot, lot_id, "lot")
     if active_hold(session, lot_id) is not None:
         raise StateConflictError(f"lot {lot.code} is already on hold")
     when = utc(at)
@@ -92,7 +91,7 @@ def release_hold(
     session: Session, lot_id: int, *, who: str, why: str, at: datetime | None = None
 ) -> Hold:
     """Release the active hold on *lot_id*; :class:`StateConflictError` if it is not held."""
-    lot = _lot(session, lot_id)
+    lot = by_id(session, MaterialLot, lot_id, "lot")
     hold = active_hold(session, lot_id)
     if hold is None:
         raise StateConflictError(f"lot {lot.code} is not on hold")
@@ -110,7 +109,7 @@ def release_hold(
 
 def blocking_holds(session: Session, lot_id: int) -> list[Hold]:
     """Active holds that forbid consuming *lot_id*: on it, its container or any ancestor."""
-    lot = _lot(session, lot_id)
+    lot = by_id(session, MaterialLot, lot_id, "lot")
     held = {h.material_lot_id: h for h in active_holds(session)}
     if not held:
         return []
@@ -131,8 +130,9 @@ def check_consumption(session: Session, lot_id: int) -> None:
     holds = blocking_holds(session, lot_id)
     if holds:
         codes = sorted({h.material_lot_id for h in holds})
+        lot = by_id(session, MaterialLot, lot_id, "lot")
         raise HeldLotError(
-            f"lot {_lot(session, lot_id).code} is held (holds {[h.id for h in holds]} "
+            f"lot {lot.code} is held (holds {[h.id for h in holds]} "
             f"on lots {codes})", lot_id, tuple(h.id for h in holds),
         )
 

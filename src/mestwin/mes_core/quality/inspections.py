@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mestwin.mes_core.audit import record_change, utc
-from mestwin.mes_core.errors import NotFoundError
 from mestwin.mes_core.quality.capability import Capability, capability
 from mestwin.mes_core.quality.ncr import open_ncr
+from mestwin.mes_core.store.lookup import by_id
 from mestwin.mes_core.store.models import (
     Equipment,
     OperationState,
@@ -88,8 +88,7 @@ def add_spec(
     unit: str = "",
 ) -> QualitySpec:
     """Define the limits of *characteristic* at a routing operation (at least one limit)."""
-    if session.get(RoutingOperation, routing_operation_id) is None:
-        raise NotFoundError(f"routing operation {routing_operation_id} does not exist")
+    by_id(session, RoutingOperation, routing_operation_id, "routing operation")
     if lsl is None and usl is None:
         raise ValueError("a spec needs a lower or an upper limit")
     if lsl is not None and usl is not None and lsl > usl:
@@ -106,8 +105,7 @@ def add_gate(
     sample_every: int | None = None, command: str = "Hold",
 ) -> QualityGate:
     """Put a gate on a routing operation (see :class:`~.store.QualityGate`)."""
-    if session.get(RoutingOperation, routing_operation_id) is None:
-        raise NotFoundError(f"routing operation {routing_operation_id} does not exist")
+    by_id(session, RoutingOperation, routing_operation_id, "routing operation")
     if spec_id is not None:
         spec = session.get(QualitySpec, spec_id)
         if spec is None or spec.routing_operation_id != routing_operation_id:
@@ -174,14 +172,10 @@ def record_inspection(
 
     The order operation, when given, must execute the spec's routing operation.
     """
-    spec = session.get(QualitySpec, spec_id)
-    if spec is None:
-        raise NotFoundError(f"spec {spec_id} does not exist")
+    spec = by_id(session, QualitySpec, spec_id, "spec")
     op = None
     if order_operation_id is not None:
-        op = session.get(OrderOperation, order_operation_id)
-        if op is None:
-            raise NotFoundError(f"order operation {order_operation_id} does not exist")
+        op = by_id(session, OrderOperation, order_operation_id, "order operation")
         step = routing_operation_of(session, op)
         if step is None or step.id != spec.routing_operation_id:
             raise ValueError(f"spec {spec_id} does not apply to order operation {op.id}")
@@ -221,9 +215,7 @@ def check_sampling(
 
     *produced* defaults to the sum of the operation's :class:`~.store.ProductionCount` rows.
     """
-    op = session.get(OrderOperation, order_operation_id)
-    if op is None:
-        raise NotFoundError(f"order operation {order_operation_id} does not exist")
+    op = by_id(session, OrderOperation, order_operation_id, "order operation")
     step = routing_operation_of(session, op)
     if step is None:
         return None
@@ -256,9 +248,7 @@ def spec_capability(
     end: datetime | None = None, last: int | None = None,
 ) -> Capability:
     """Cp/Cpk of a spec over inspections in ``[start, end)`` (or the *last* n of them)."""
-    spec = session.get(QualitySpec, spec_id)
-    if spec is None:
-        raise NotFoundError(f"spec {spec_id} does not exist")
+    spec = by_id(session, QualitySpec, spec_id, "spec")
     query = select(Inspection.value).where(Inspection.spec_id == spec_id)
     if start is not None:
         query = query.where(Inspection.at >= utc(start))

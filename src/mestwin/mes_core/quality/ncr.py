@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mestwin.mes_core.audit import record_change, utc
-from mestwin.mes_core.errors import NotFoundError, StateConflictError
+from mestwin.mes_core.errors import StateConflictError
+from mestwin.mes_core.store.lookup import by_code
 from mestwin.mes_core.store.quality import Disposition, NcrStatus, Nonconformance
 
 __all__ = ["close_ncr", "disposition_ncr", "get_ncr", "list_ncrs", "open_ncr"]
@@ -54,10 +55,7 @@ def open_ncr(
 
 def get_ncr(session: Session, code: str) -> Nonconformance:
     """The NCR called *code*; :class:`NotFoundError` if there is none."""
-    ncr = session.scalars(select(Nonconformance).where(Nonconformance.code == code)).first()
-    if ncr is None:
-        raise NotFoundError(f"NCR {code} does not exist")
-    return ncr
+    return by_code(session, Nonconformance, code, "NCR")
 
 
 def list_ncrs(

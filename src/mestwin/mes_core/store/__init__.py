@@ -15,6 +15,7 @@ from mestwin.mes_core.store.db import (
     make_engine,
     session_factory,
 )
+from mestwin.mes_core.store.lookup import by_code, by_id
 from mestwin.mes_core.store.models import (
     AuditRecord,
     AuditTrailError,
@@ -81,6 +82,8 @@ __all__ = [
     "SerialNumber",
     "StoreValueError",
     "TimeElement",
+    "by_code",
+    "by_id",
     "create_all",
     "insert_batches",
     "load_checkpoint",
