@@ -1,4 +1,7 @@
 # One entry point for everything: `make demo`, `make test`, `make bench`, `make lint`.
+# `make test` does all set-up on a fresh machine: the venv, the test extras, and the
+# independent protocol clients (scripts/test-tools.sh: apt-get for mbpoll, npm ci for
+# node-opcua-client); .ci/run only adds a throwaway PostgreSQL.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,7 +9,7 @@ STAMP := $(VENV)/.installed
 SCENARIO ?= scenarios/two_step_line.yaml
 REPORTS := reports
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test test-tools bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +28,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-test: $(STAMP) lint
+# The independent clients the interop tests run (mbpoll from Debian, node-opcua from npm).
+test-tools:
+	bash scripts/test-tools.sh
+
+test: $(STAMP) test-tools lint
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,10 +23,10 @@ from mestwin.virtual_plc.modbus_server import Endpoint, ModbusServer, ModbusSett
 from mestwin.virtual_plc.packml import State
 from mestwin.virtual_plc.plc import VirtualPLC
 from mestwin.virtual_plc.regmap import Profile
+from tests.interop import clients
 
 pytestmark = pytest.mark.interop
 
-MBPOLL = shutil.which("mbpoll")
 
 
 class Cell:
@@ -83,6 +82,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.timeout(120)
 def test_pymodbustcp_in_another_process() -> None:
     """pyModbusTCP reads the station's count and Execute, gets exception 02 for an unmapped
     address and 03 for a bad value, and its Stop (FC16) stops the station."""
@@ -109,11 +109,15 @@ def test_pymodbustcp_in_another_process() -> None:
     serve(cell, ModbusSettings(port=0), session)
 
 
-def mbpoll(endpoint: Endpoint, *args: str) -> list[str]:
+@pytest.fixture
+def mbpoll_exe() -> str:
+    """mbpoll's path, or a failure at once saying how to install it (before any server)."""
+    return clients.mbpoll()
+
+
+def mbpoll(exe: str, endpoint: Endpoint, *args: str) -> list[str]:
     """The mbpoll command line for one request to *endpoint* (0-based addresses)."""
-    if MBPOLL is None:
-        pytest.fail("mbpoll is required: apt-get install -y mbpoll")
-    return [MBPOLL, "-m", "tcp", "-p", str(endpoint.port), "-a", "1", "-0", "-o", "5",
+    return [exe, "-m", "tcp", "-p", str(endpoint.port), "-a", "1", "-0", "-o", "5",
             *args]
 
 
@@ -123,23 +127,24 @@ def values(output: str) -> dict[int, str]:
                                                             re.MULTILINE)}
 
 
-def test_mbpoll_reads_writes_and_gets_exceptions() -> None:
+@pytest.mark.timeout(120)
+def test_mbpoll_reads_writes_and_gets_exceptions(mbpoll_exe: str) -> None:
     """mbpoll reads AccCount as a high-word-first 32-bit integer (-B) equal to the station's
     count, its coil write issues Stop, and it exits non-zero on an unmapped address."""
     cell = Cell()
 
     async def session(endpoint: Endpoint) -> None:
         cell.run(200.0)
-        code, out = await run_process(*mbpoll(endpoint, "-t", "3:int", "-B", "-r", "104",
-                                              "-c", "1", "-1", "127.0.0.1"))
+        code, out = await run_process(*mbpoll(
+            mbpoll_exe, endpoint, "-t", "3:int", "-B", "-r", "104", "-c", "1", "-1", "127.0.0.1"))
         assert code == 0, out
         assert values(out) == {104: str(cell.station.produced)}
-        code, out = await run_process(*mbpoll(endpoint, "-t", "3", "-r", "90", "-1",
-                                              "127.0.0.1"))
+        code, out = await run_process(*mbpoll(
+            mbpoll_exe, endpoint, "-t", "3", "-r", "90", "-1", "127.0.0.1"))
         assert code != 0
         assert "llegal data address" in out
-        code, out = await run_process(*mbpoll(endpoint, "-t", "0", "-r", "2", "127.0.0.1",
-                                              "1"))
+        code, out = await run_process(*mbpoll(
+            mbpoll_exe, endpoint, "-t", "0", "-r", "2", "127.0.0.1", "1"))
         assert code == 0, out
         cell.run(201.0)
         assert cell.station.state == MachineState.STOPPED
@@ -150,19 +155,20 @@ def test_mbpoll_reads_writes_and_gets_exceptions() -> None:
     serve(cell, ModbusSettings(port=0), session)
 
 
-def test_mbpoll_write_to_a_read_only_register_fails() -> None:
+@pytest.mark.timeout(120)
+def test_mbpoll_write_to_a_read_only_register_fails(mbpoll_exe: str) -> None:
     """In the holding-registers-only profile mbpoll can read StateCurrent but writing it
     answers an exception (mbpoll exits non-zero) and the state does not change."""
     cell = Cell()
 
     async def session(endpoint: Endpoint) -> None:
         cell.run(50.0)
-        code, out = await run_process(*mbpoll(endpoint, "-t", "4:int", "-B", "-r", "102",
-                                              "-1", "127.0.0.1"))
+        code, out = await run_process(*mbpoll(
+            mbpoll_exe, endpoint, "-t", "4:int", "-B", "-r", "102", "-1", "127.0.0.1"))
         assert code == 0, out
         assert values(out) == {102: str(int(State.EXECUTE))}
-        code, out = await run_process(*mbpoll(endpoint, "-t", "4:int", "-B", "-r", "102",
-                                              "127.0.0.1", "2"))
+        code, out = await run_process(*mbpoll(
+            mbpoll_exe, endpoint, "-t", "4:int", "-B", "-r", "102", "127.0.0.1", "2"))
         assert code != 0, out
         cell.run(60.0)
         assert cell.plc.packml.state is State.EXECUTE

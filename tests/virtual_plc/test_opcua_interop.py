@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,34 +27,31 @@ from mestwin.virtual_plc.opcua_security import (
 from mestwin.virtual_plc.opcua_server import NAMESPACE_URI, PlcOpcUaServer
 from mestwin.virtual_plc.packml import Command, State
 from mestwin.virtual_plc.plc import VirtualPLC
+from tests.interop import clients
 
 pytestmark = pytest.mark.interop
 
-NODE_DIR = Path(__file__).resolve().parents[1] / "interop" / "node"
-SCRIPT = NODE_DIR / "ua_client.mjs"
+SCRIPT = clients.NODE_DIR / "ua_client.mjs"
 CLIENT_URI = "urn:mestwin:interop:node-client"
 M = f"nsu={NAMESPACE_URI};s=Line1.M0"
 USER = {"name": "operator", "password": "op-secret"}
 
 
-def node_binary() -> str:
-    """The node executable; fails (never skips) with instructions when it is missing."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node (Node.js >= 18) is required for the OPC UA interop tests: install it")
-    if not (NODE_DIR / "node_modules" / "node-opcua-client").is_dir():
-        pytest.fail(f"node-opcua-client is not installed: run `npm ci` in {NODE_DIR}")
-    return node
+@pytest.fixture(autouse=True)
+def node() -> str:
+    """node with node-opcua-client, or a failure at once saying what to install; checked
+    before any server or event loop starts (a failure inside the loop used to hang)."""
+    return clients.node_opcua()
 
 
 async def run_client(endpoint: str, plan: dict[str, Any]) -> dict[str, Any]:
     """Run the node client with *plan*; returns its JSON answer."""
     process = await asyncio.create_subprocess_exec(
-        node_binary(),
+        clients.node_opcua(),
         str(SCRIPT),
         endpoint,
         json.dumps(plan),
-        cwd=NODE_DIR,
+        cwd=clients.NODE_DIR,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -121,6 +117,7 @@ async def shutdown(
     await server.stop()
 
 
+@pytest.mark.timeout(120)
 def test_node_client_over_policy_none_browses_reads_subscribes_writes_and_calls(
     tmp_path: Path,
 ) -> None:
@@ -206,6 +203,7 @@ def test_node_client_over_policy_none_browses_reads_subscribes_writes_and_calls(
     asyncio.run(main())
 
 
+@pytest.mark.timeout(120)
 def test_node_client_signs_and_encrypts_with_a_trusted_certificate(tmp_path: Path) -> None:
     """Basic256Sha256 SignAndEncrypt, a client certificate in the trust list and a user
     login: browse, read, subscribe, a PackML command and method calls work, the counter read
@@ -294,6 +292,7 @@ def test_node_client_signs_and_encrypts_with_a_trusted_certificate(tmp_path: Pat
     asyncio.run(main())
 
 
+@pytest.mark.timeout(120)
 def test_node_client_with_an_untrusted_certificate_is_refused(tmp_path: Path) -> None:
     """A certificate not in the trust list gets no session; the server keeps it in rejected/."""
 

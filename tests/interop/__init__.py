@@ -1,0 +1,1 @@
+"""Independent protocol clients the interop tests run in their own processes."""
