@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from mestwin.mes_core.errors import InvalidValueError
 from mestwin.mes_core.store.models import AuditRecord
 
 __all__ = ["record_change", "utc"]
@@ -44,9 +45,9 @@ def record_change(
 ) -> AuditRecord:
     """Append one audit record (values are stored as text, ``None`` as null) and return it."""
     if not who.strip():
-        raise ValueError("an audited change needs who made it")
+        raise InvalidValueError("an audited change needs who made it")
     if not why.strip():
-        raise ValueError("an audited change needs why it was made")
+        raise InvalidValueError("an audited change needs why it was made")
     record = AuditRecord(
         entity=entity, entity_id=str(entity_id), field=field,
         old_value=None if old is None else str(old), new_value=None if new is None else str(new),

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mestwin.mes_core.audit import utc
+from mestwin.mes_core.errors import InvalidValueError
 from mestwin.mes_core.quality.holds import check_consumption
 from mestwin.mes_core.store.lookup import by_code, by_id
 from mestwin.mes_core.store.models import (
@@ -79,13 +80,13 @@ def create_lot(
 ) -> MaterialLot:
     """Create a lot, sublot (of lot *lot_id*) or serial (quantity 1, of lot *lot_id*)."""
     if kind not in _KINDS:
-        raise ValueError(f"kind must be one of {sorted(_KINDS)}, not {kind!r}")
+        raise InvalidValueError(f"kind must be one of {sorted(_KINDS)}, not {kind!r}")
     if quantity < 0:
-        raise ValueError(f"lot quantity {quantity} is negative")
+        raise InvalidValueError(f"lot quantity {quantity} is negative")
     if kind == "serial" and quantity != 1:
-        raise ValueError("a serial has quantity 1")
+        raise InvalidValueError("a serial has quantity 1")
     if kind != "lot" and lot_id is None:
-        raise ValueError(f"a {kind} belongs to a lot: give lot_id")
+        raise InvalidValueError(f"a {kind} belongs to a lot: give lot_id")
     by_id(session, Item, item_id, "item")
     if lot_id is not None:
         by_id(session, MaterialLot, lot_id, "lot")
@@ -116,9 +117,9 @@ def consume(
     the plant did, passes ``False`` and :func:`~.quality.held_consumptions` flags it later.
     """
     if parent_id == child_id:
-        raise ValueError("a lot cannot be consumed into itself")
+        raise InvalidValueError("a lot cannot be consumed into itself")
     if quantity < 0:
-        raise ValueError(f"consumed quantity {quantity} is negative")
+        raise InvalidValueError(f"consumed quantity {quantity} is negative")
     by_id(session, MaterialLot, parent_id, "lot")
     by_id(session, MaterialLot, child_id, "lot")
     if enforce_holds:
@@ -160,11 +161,11 @@ def split(
     """Split a lot into new sublots ``(code, quantity)``; they may not exceed what is left."""
     parent = by_id(session, MaterialLot, parent_id, "lot")
     if not parts:
-        raise ValueError("a split needs at least one part")
+        raise InvalidValueError("a split needs at least one part")
     total = sum(q for _, q in parts)
     left = remaining(session, parent_id)
     if total > left + 1e-9:
-        raise ValueError(f"split of {total:g} exceeds the {left:g} left in {parent.code}")
+        raise InvalidValueError(f"split of {total:g} exceeds the {left:g} left in {parent.code}")
     if enforce_holds:
         check_consumption(session, parent_id)
     container = parent.id if parent.lot_id is None else parent.lot_id
@@ -184,15 +185,15 @@ def merge(
 ) -> MaterialLot:
     """Merge ``(parent id, quantity)`` of lots of one item into a new lot called *code*."""
     if len(parents) < 2:
-        raise ValueError("a merge needs at least two parents")
+        raise InvalidValueError("a merge needs at least two parents")
     lots = [by_id(session, MaterialLot, pid, "lot") for pid, _ in parents]
     items = {lot.item_id for lot in lots}
     if len(items) != 1:
-        raise ValueError("merged lots must be of one item")
+        raise InvalidValueError("merged lots must be of one item")
     for lot, (_, qty) in zip(lots, parents, strict=True):
         left = remaining(session, lot.id)
         if qty > left + 1e-9:
-            raise ValueError(f"merging {qty:g} of {lot.code} exceeds the {left:g} left")
+            raise InvalidValueError(f"merging {qty:g} of {lot.code} exceeds the {left:g} left")
     return produce(session, code=code, item_id=items.pop(), quantity=sum(q for _, q in parents),
                    consumed=parents, event_id=event_id, at=at, enforce_holds=enforce_holds)
 

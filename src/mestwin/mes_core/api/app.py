@@ -4,24 +4,34 @@ Resources: production orders and their release, dispatch lists of work centres, 
 unit / line / shift, downtime Pareto, six big losses and MTBF/MTTR, lots and consumptions,
 backward / forward trace and where-used, holds, specs, inspection results and NCRs.
 Domain errors map to HTTP: unknown ids 404, state conflicts 409 (a held lot, an order that is
-not planned, a lot that is not held, a duplicate code), bad values 422 (also a value that does
-not fit its column, alike on SQLite and PostgreSQL); every error body is
-``{"detail": <reason>}``. Serve it bound to 127.0.0.1, e.g.
+not planned, a lot that is not held, a duplicate code), bad values 422 (a request that breaks
+its schema, a number that is not finite, a value that breaks a service's rule or does not fit
+its column, alike on SQLite and PostgreSQL); every error body is ``{"detail": <reason>}``.
+Only the domain's own exception types are mapped: any other exception, a builtin
+:class:`ValueError` included, is a server fault and answers 500. Serve it bound to 127.0.0.1, e.g.
 ``uvicorn --factory ... --host 127.0.0.1``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mestwin.mes_core.api import materials, orders, quality, reports
 from mestwin.mes_core.api.deps import ApiConfig
-from mestwin.mes_core.errors import HeldLotError, NotFoundError, StateConflictError
+from mestwin.mes_core.errors import (
+    HeldLotError,
+    InvalidValueError,
+    NotFoundError,
+    StateConflictError,
+)
 from mestwin.mes_core.losses import LossTaxonomy
 from mestwin.mes_core.quality import StopHook
 from mestwin.mes_core.reporting import ShiftCalendar
@@ -52,6 +62,24 @@ async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
     return _error(422, str(exc))
 
 
+def _json_safe(value: object) -> object:
+    """*value* with every non-finite float written as text (JSON has no infinity or NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+async def _schema_broken(_request: Request, exc: Exception) -> JSONResponse:
+    # FastAPI's own handler, except that the offending input is echoed JSON-safe: the input
+    # of a "finite number" error is infinity or NaN, which its JSON encoder refuses (a 500).
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else [str(exc)]
+    return _error(422, _json_safe(jsonable_encoder(errors)))
+
+
 async def _unfit(_request: Request, exc: Exception) -> JSONResponse:
     # Values the ORM writes are checked first (store.checks); this catches what a query
     # sends, e.g. a NUL character in a code PostgreSQL cannot compare (SQLite can).
@@ -72,10 +100,11 @@ def create_app(
     app = FastAPI(title="mestwin MES core", version="0.1.0",
                   description="ISA-95 level 3 services of the mestwin digital twin.")
     app.state.mes = ApiConfig(session_factory, taxonomy, calendar, dict(pru or {}), on_stop)
+    app.add_exception_handler(RequestValidationError, _schema_broken)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(StateConflictError, _conflict)
     app.add_exception_handler(IntegrityError, _integrity)
-    app.add_exception_handler(ValueError, _invalid)
+    app.add_exception_handler(InvalidValueError, _invalid)
     app.add_exception_handler(DataError, _unfit)
     for module in (orders, reports, materials, quality):
         app.include_router(module.router)

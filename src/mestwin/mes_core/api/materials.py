@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from mestwin.mes_core import genealogy
 from mestwin.mes_core.api.deps import Db
 from mestwin.mes_core.api.schemas import (
+    CODE_LENGTH,
+    REASON_LENGTH,
     ConsumptionIn,
     HoldIn,
     HoldOut,
@@ -130,7 +132,8 @@ def hold(body: HoldIn, db: Db) -> HoldOut:
 @router.delete("/holds/{lot}", response_model=HoldOut)
 def release(
     lot: str, db: Db,
-    who: Annotated[str, Query(min_length=1)], why: Annotated[str, Query(min_length=1)],
+    who: Annotated[str, Query(min_length=1, max_length=CODE_LENGTH)],
+    why: Annotated[str, Query(min_length=1, max_length=REASON_LENGTH)],
 ) -> HoldOut:
     """Release the hold on *lot* (audited with *who* and *why*); 409 if it is not held."""
     found = genealogy.lot_by_code(db, lot)

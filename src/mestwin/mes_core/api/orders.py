@@ -17,6 +17,7 @@ from mestwin.mes_core.api.schemas import (
     OrderIn,
     OrderOut,
     ReleaseIn,
+    UtcDatetime,
 )
 from mestwin.mes_core.audit import record_change, utc
 from mestwin.mes_core.dispatching import (
@@ -28,7 +29,7 @@ from mestwin.mes_core.dispatching import (
     dispatch_list,
     get_rule,
 )
-from mestwin.mes_core.errors import StateConflictError
+from mestwin.mes_core.errors import InvalidValueError, StateConflictError
 from mestwin.mes_core.store import (
     Equipment,
     EquipmentLevel,
@@ -76,7 +77,8 @@ def create_order(body: OrderIn, db: Db) -> OrderOut:
     if body.routing is not None:
         routing = by_code(db, Routing, body.routing, "routing")
         if routing.item_id != item.id:
-            raise ValueError(f"routing {routing.code!r} does not make item {item.code!r}")
+            raise InvalidValueError(
+                f"routing {routing.code!r} does not make item {item.code!r}")
         order.routing_id = routing.id
         order.operations = [OrderOperation(sequence=s.sequence, work_centre_id=s.work_centre_id)
                             for s in routing.operations]
@@ -110,10 +112,11 @@ def release_order(code: str, body: ReleaseIn, db: Db) -> OrderOut:
     if body.work_centre is not None:
         centre = by_code(db, Equipment, body.work_centre, "work centre")
         if centre.level is not EquipmentLevel.WORK_CENTRE:
-            raise ValueError(f"{centre.code!r} is a {centre.level.value}, not a work centre")
+            raise InvalidValueError(
+                f"{centre.code!r} is a {centre.level.value}, not a work centre")
     if not order.operations:
         if centre is None:
-            raise ValueError(f"order {code!r} has no routing: name the work centre")
+            raise InvalidValueError(f"order {code!r} has no routing: name the work centre")
         order.operations.append(OrderOperation(sequence=10, work_centre_id=centre.id))
     first = order.operations[0]
     if centre is not None:
@@ -142,7 +145,7 @@ def _processing_time(order: ProductionOrder, op: OrderOperation,
 def get_dispatch_list(
     code: str, db: Db,
     rule: Annotated[str, Query(description=f"one of {', '.join(sorted(RULES))}")] = "FIFO",
-    now: datetime | None = None,
+    now: UtcDatetime | None = None,
 ) -> DispatchListOut:
     """Dispatchable operations of released orders waiting at work centre *code*, in rule order.
 

@@ -23,7 +23,7 @@ from mestwin.mes_core.api.schemas import (
 from mestwin.mes_core.audit import utc
 from mestwin.mes_core.genealogy import lot_by_code
 from mestwin.mes_core.store import MaterialLot, NcrStatus, Nonconformance, QualitySpec
-from mestwin.mes_core.store.checks import INTEGER_RANGE
+from mestwin.mes_core.store.checks import BIGINT_RANGE, INTEGER_RANGE
 
 router = APIRouter(tags=["quality"])
 
@@ -54,7 +54,7 @@ def create_spec(body: SpecIn, db: Db) -> SpecOut:
 @router.get("/specs/{spec_id}/capability", response_model=CapabilityOut)
 def get_capability(
     spec_id: Annotated[int, Path(ge=INTEGER_RANGE[0], le=INTEGER_RANGE[1])], db: Db,
-    last: Annotated[int | None, Query(ge=2)] = None,
+    last: Annotated[int | None, Query(ge=2, le=BIGINT_RANGE[1])] = None,
 ) -> CapabilityOut:
     """Cp and Cpk of a spec over all its inspections or the *last* n."""
     c = quality.spec_capability(db, spec_id, last=last)

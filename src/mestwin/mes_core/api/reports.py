@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -15,6 +14,7 @@ from mestwin.mes_core.api.schemas import (
     ReliabilityOut,
     ShiftOeeOut,
     UnitOeeOut,
+    UtcDatetime,
 )
 from mestwin.mes_core.errors import NotFoundError
 from mestwin.mes_core.reporting import (
@@ -27,8 +27,8 @@ from mestwin.mes_core.reporting import (
 
 router = APIRouter(tags=["reports"])
 
-Start = Annotated[datetime, Query(description="window start (inclusive), ISO 8601")]
-End = Annotated[datetime, Query(description="window end (exclusive), ISO 8601")]
+Start = Annotated[UtcDatetime, Query(description="window start (inclusive), ISO 8601")]
+End = Annotated[UtcDatetime, Query(description="window end (exclusive), ISO 8601")]
 
 
 @router.get("/oee/{equipment}", response_model=OeeOut)

@@ -3,20 +3,27 @@
 KPI and element records reuse the service dataclasses (:class:`~mestwin.mes_core.kpi.KpiReport`,
 :class:`~mestwin.mes_core.kpi.TimeElements`, :class:`~mestwin.mes_core.kpi.Quantities`), so the
 API cannot drift from the services. Times are ISO 8601 datetimes; durations are seconds.
+
+Request models refuse what the store could not keep or the services could not use, with a 422
+naming the field: numbers that are not finite (JSON has no infinity or NaN, but Python's
+parser reads ``1e309`` as infinity and accepts ``NaN``), integers outside the SQL ``INTEGER``
+range, strings longer than their column and date-times that have no UTC equivalent.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from mestwin.mes_core.kpi import KpiReport, Quantities, TimeElements
 from mestwin.mes_core.store import Disposition, NcrStatus, OperationState, OrderState
 from mestwin.mes_core.store.checks import INTEGER_RANGE
 
 __all__ = [
+    "CODE_LENGTH",
+    "REASON_LENGTH",
     "CapabilityOut",
     "ConsumptionIn",
     "DispatchListOut",
@@ -44,33 +51,69 @@ __all__ = [
     "SpecOut",
     "StopOut",
     "StoreId",
+    "StoreInt",
     "TraceNodeOut",
     "TraceOut",
     "UnitOeeOut",
+    "UtcDatetime",
 ]
+
+CODE_LENGTH = 64
+"""Length of the code, name and actor columns (``String(64)`` in the store)."""
+REASON_LENGTH = 1000
+"""Length of the reason columns of the audit trail and of holds (``String(1000)``)."""
 
 StoreId = Annotated[int, Field(ge=INTEGER_RANGE[0], le=INTEGER_RANGE[1],
                                description="id of a stored record (an SQL INTEGER)")]
 """An id given by a client: outside the INTEGER range it cannot exist on any back end."""
 
+StoreInt = Annotated[int, Field(ge=INTEGER_RANGE[0], le=INTEGER_RANGE[1],
+                                description="an SQL INTEGER (32 bits)")]
+"""An integer stored in an ``INTEGER`` column."""
 
-class OrderIn(BaseModel):
+Code = Annotated[str, Field(min_length=1, max_length=CODE_LENGTH)]
+Who = Annotated[str, Field(min_length=1, max_length=CODE_LENGTH)]
+Why = Annotated[str, Field(min_length=1, max_length=REASON_LENGTH)]
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """*moment* in UTC (a naive value is taken as UTC); refused when UTC cannot hold it."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{moment.isoformat()} is outside the years 1 to 9999 "
+                         "in UTC") from None
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+"""A date-time given by a client, converted to aware UTC as the store keeps it."""
+
+
+class _Request(BaseModel):
+    """A request body: numbers must be finite."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+class OrderIn(_Request):
     """A production order from ERP (B2MML OperationsRequest)."""
 
-    code: str = Field(min_length=1, max_length=64)
-    item: str = Field(min_length=1, description="item code")
+    code: Code
+    item: Code = Field(description="item code")
     quantity: float = Field(gt=0)
-    due_date: datetime | None = None
-    priority: int = 0
-    routing: str | None = Field(None, description="routing code; its steps become operations")
+    due_date: UtcDatetime | None = None
+    priority: StoreInt = 0
+    routing: Code | None = Field(None, description="routing code; its steps become operations")
 
 
-class ReleaseIn(BaseModel):
+class ReleaseIn(_Request):
     """Release an order to a work centre (required when the order has no routing)."""
 
-    work_centre: str | None = None
-    who: str = Field("api", min_length=1)
-    why: str = Field("released to the shop floor", min_length=1)
+    work_centre: Code | None = None
+    who: Who = "api"
+    why: Why = "released to the shop floor"
 
 
 class OperationOut(BaseModel):
@@ -168,12 +211,12 @@ class ReliabilityOut(BaseModel):
     mttr: float | None
 
 
-class LotIn(BaseModel):
-    code: str = Field(min_length=1, max_length=64)
-    item: str
+class LotIn(_Request):
+    code: Code
+    item: Code
     quantity: float = Field(1.0, ge=0)
     kind: Literal["lot", "sublot", "serial"] = "lot"
-    lot: str | None = Field(None, description="containing lot of a sublot or serial")
+    lot: Code | None = Field(None, description="containing lot of a sublot or serial")
 
 
 class LotOut(BaseModel):
@@ -200,13 +243,13 @@ class TraceOut(BaseModel):
     nodes: list[TraceNodeOut]
 
 
-class ConsumptionIn(BaseModel):
+class ConsumptionIn(_Request):
     """*quantity* of lot *parent* went into lot *child* (refused if *parent* is held)."""
 
-    parent: str
-    child: str
+    parent: Code
+    child: Code
     quantity: float = Field(ge=0)
-    event_id: str = Field(min_length=1, max_length=64)
+    event_id: Code
 
 
 class LinkOut(BaseModel):
@@ -217,15 +260,15 @@ class LinkOut(BaseModel):
     event_id: str
 
 
-class SignedIn(BaseModel):
+class SignedIn(_Request):
     """Who does something and why (both go to the audit trail)."""
 
-    who: str = Field(min_length=1)
-    why: str = Field(min_length=1)
+    who: Who
+    why: Why
 
 
 class HoldIn(SignedIn):
-    lot: str
+    lot: Code
 
 
 class HoldOut(BaseModel):
@@ -239,17 +282,25 @@ class HoldOut(BaseModel):
     release_reason: str | None
 
 
-class SpecIn(BaseModel):
+class SpecIn(_Request):
+    """Limits of a characteristic; a missing limit is ``null`` (never infinity)."""
+
     routing_operation_id: StoreId
-    characteristic: str = Field(min_length=1, max_length=64)
+    characteristic: Code
     lsl: float | None = None
     usl: float | None = None
     target: float | None = None
-    unit: str = ""
+    unit: str = Field("", max_length=16)
 
 
-class SpecOut(SpecIn):
+class SpecOut(BaseModel):
     id: int
+    routing_operation_id: int
+    characteristic: str
+    lsl: float | None
+    usl: float | None
+    target: float | None
+    unit: str
 
 
 class CapabilityOut(BaseModel):
@@ -261,13 +312,15 @@ class CapabilityOut(BaseModel):
     cpk: float | None
 
 
-class InspectionIn(BaseModel):
+class InspectionIn(_Request):
+    """A measured value (a finite number) of a spec's characteristic."""
+
     spec_id: StoreId
     value: float
-    inspector: str = Field(min_length=1)
+    inspector: Who
     order_operation_id: StoreId | None = None
-    lot: str | None = None
-    at: datetime | None = None
+    lot: Code | None = None
+    at: UtcDatetime | None = None
 
 
 class StopOut(BaseModel):

@@ -19,8 +19,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mestwin.mes_core.audit import record_change, utc
+from mestwin.mes_core.errors import InvalidValueError
 from mestwin.mes_core.quality.capability import Capability, capability
 from mestwin.mes_core.quality.ncr import open_ncr
+from mestwin.mes_core.store.checks import BIGINT_RANGE, finite
 from mestwin.mes_core.store.lookup import by_id
 from mestwin.mes_core.store.models import (
     Equipment,
@@ -87,12 +89,17 @@ def add_spec(
     lsl: float | None = None, usl: float | None = None, target: float | None = None,
     unit: str = "",
 ) -> QualitySpec:
-    """Define the limits of *characteristic* at a routing operation (at least one limit)."""
+    """Define the limits of *characteristic* at a routing operation (at least one limit).
+
+    Limits and target are finite numbers: a missing limit is ``None``, never infinity.
+    """
+    lsl, usl, target = (None if v is None else finite(v, name)
+                        for v, name in ((lsl, "lsl"), (usl, "usl"), (target, "target")))
     by_id(session, RoutingOperation, routing_operation_id, "routing operation")
     if lsl is None and usl is None:
-        raise ValueError("a spec needs a lower or an upper limit")
+        raise InvalidValueError("a spec needs a lower or an upper limit")
     if lsl is not None and usl is not None and lsl > usl:
-        raise ValueError(f"LSL {lsl} is above USL {usl}")
+        raise InvalidValueError(f"LSL {lsl} is above USL {usl}")
     spec = QualitySpec(routing_operation_id=routing_operation_id, characteristic=characteristic,
                        lsl=lsl, usl=usl, target=target, unit=unit)
     session.add(spec)
@@ -109,9 +116,10 @@ def add_gate(
     if spec_id is not None:
         spec = session.get(QualitySpec, spec_id)
         if spec is None or spec.routing_operation_id != routing_operation_id:
-            raise ValueError(f"spec {spec_id} is not a spec of operation {routing_operation_id}")
+            raise InvalidValueError(
+                f"spec {spec_id} is not a spec of operation {routing_operation_id}")
     if sample_every is not None and sample_every < 1:
-        raise ValueError("sample_every must be at least 1")
+        raise InvalidValueError("sample_every must be at least 1")
     gate = QualityGate(routing_operation_id=routing_operation_id, spec_id=spec_id,
                        sample_every=sample_every, command=command)
     session.add(gate)
@@ -170,15 +178,17 @@ def record_inspection(
     """Record *value* against a spec; a failure opens an NCR (when it names a lot or an
     order operation) and trips the gates of the operation.
 
-    The order operation, when given, must execute the spec's routing operation.
+    The order operation, when given, must execute the spec's routing operation; *value* must
+    be a finite number (a failed measurement is no inspection).
     """
+    value = finite(value, "inspection value")
     spec = by_id(session, QualitySpec, spec_id, "spec")
     op = None
     if order_operation_id is not None:
         op = by_id(session, OrderOperation, order_operation_id, "order operation")
         step = routing_operation_of(session, op)
         if step is None or step.id != spec.routing_operation_id:
-            raise ValueError(f"spec {spec_id} does not apply to order operation {op.id}")
+            raise InvalidValueError(f"spec {spec_id} does not apply to order operation {op.id}")
     when = utc(at)
     passed = (spec.lsl is None or value >= spec.lsl) and (spec.usl is None or value <= spec.usl)
     inspection = Inspection(spec_id=spec_id, order_operation_id=order_operation_id,
@@ -248,6 +258,8 @@ def spec_capability(
     end: datetime | None = None, last: int | None = None,
 ) -> Capability:
     """Cp/Cpk of a spec over inspections in ``[start, end)`` (or the *last* n of them)."""
+    if last is not None and not 1 <= last <= BIGINT_RANGE[1]:
+        raise InvalidValueError(f"last is {last}; expected 1 to {BIGINT_RANGE[1]}")
     spec = by_id(session, QualitySpec, spec_id, "spec")
     query = select(Inspection.value).where(Inspection.spec_id == spec_id)
     if start is not None:

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mestwin.mes_core.audit import record_change, utc
-from mestwin.mes_core.errors import StateConflictError
+from mestwin.mes_core.errors import InvalidValueError, StateConflictError
+from mestwin.mes_core.store.checks import finite
 from mestwin.mes_core.store.lookup import by_code
 from mestwin.mes_core.store.quality import Disposition, NcrStatus, Nonconformance
 
@@ -35,11 +36,12 @@ def open_ncr(
 ) -> Nonconformance:
     """Open an NCR on a lot/serial and/or an order operation; its code is ``NCR-<id>``."""
     if lot_id is None and order_operation_id is None:
-        raise ValueError("an NCR names a lot or serial, an order operation, or both")
+        raise InvalidValueError("an NCR names a lot or serial, an order operation, or both")
     if not defect_code.strip():
-        raise ValueError("an NCR needs a defect code")
+        raise InvalidValueError("an NCR needs a defect code")
+    quantity = finite(quantity, "NCR quantity")
     if quantity < 0:
-        raise ValueError(f"NCR quantity {quantity} is negative")
+        raise InvalidValueError(f"NCR quantity {quantity} is negative")
     ncr = Nonconformance(
         code=f"NCR-pending-{uuid4().hex}", material_lot_id=lot_id,
         order_operation_id=order_operation_id, inspection_id=inspection_id,
@@ -76,7 +78,11 @@ def disposition_ncr(
 ) -> Nonconformance:
     """Decide what happens to the material; an open or dispositioned NCR may be (re)decided."""
     ncr = get_ncr(session, code)
-    decided = Disposition(disposition)
+    try:
+        decided = Disposition(disposition)
+    except ValueError:
+        raise InvalidValueError(f"disposition {disposition!r} is not one of "
+                                f"{[d.value for d in Disposition]}") from None
     if ncr.status is NcrStatus.CLOSED:
         raise StateConflictError(f"{code} is closed")
     record_change(session, entity="nonconformance", entity_id=code, field="disposition",

@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from mestwin.mes_core.audit import utc
-from mestwin.mes_core.errors import NotFoundError
+from mestwin.mes_core.errors import InvalidValueError, NotFoundError
 from mestwin.mes_core.losses import SixBigLoss
 from mestwin.mes_core.store.models import (
     Equipment,
@@ -105,7 +105,8 @@ def work_units(session: Session, code: str) -> dict[int, str]:
 def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     ws, we = utc(start), utc(end)
     if we <= ws:
-        raise ValueError(f"window end {we.isoformat()} is not after its start {ws.isoformat()}")
+        raise InvalidValueError(
+            f"window end {we.isoformat()} is not after its start {ws.isoformat()}")
     return ws, we
 
 

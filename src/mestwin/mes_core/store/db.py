@@ -13,6 +13,7 @@ back end (:mod:`.checks`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import URL, Engine, create_engine, event, insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from mestwin.mes_core.store.checks import StoreValueError
 from mestwin.mes_core.store.models import Base
 
 __all__ = ["DEFAULT_URL", "create_all", "insert_batches", "make_engine", "session_factory"]
@@ -92,12 +94,20 @@ def insert_batches(
 
     Each batch is one executemany ``INSERT`` in the session's transaction (the caller
     commits), so event streams are written without building one ORM object per row.
+    Only one value check is made (the rest of :mod:`.checks` is skipped for speed): a float
+    that is not finite raises :class:`.StoreValueError` before its batch is sent.
     Returns the number of rows inserted.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    table = model.__table__.description
     count = 0
     for chunk in _chunks(rows, batch_size):
+        for row in chunk:
+            for key, value in row.items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise StoreValueError(f"{table}.{key} is {value}; only finite numbers "
+                                          "are accepted")
         session.execute(insert(model), chunk)
         count += len(chunk)
     return count

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
+from mestwin.mes_core.errors import InvalidValueError
 from mestwin.mes_core.losses import SixBigLoss
 
 __all__ = [
@@ -110,7 +111,7 @@ class Equipment(Base):
         super().__init__(**kwargs)
         parent = self.parent
         if parent is not None and _LEVEL_RANK[parent.level] >= _LEVEL_RANK[self.level]:
-            raise ValueError(f"{self.level} cannot be a child of {parent.level}")
+            raise InvalidValueError(f"{self.level} cannot be a child of {parent.level}")
 
 
 class Item(Base):
