@@ -7,34 +7,58 @@ has checked the addresses, with the block's live register list. This module turn
 the small protocol-neutral :class:`DeviceHandler` interface that
 :mod:`mestwin.virtual_plc.modbus_server` implements, so nothing else depends on pymodbus.
 
-What pymodbus itself answers: a register address outside the map, or in a gap of it, gives
-exception 02 (illegal data address); so does a write to a register marked read-only.
-Everything else (bits, values) is the handler's decision.
+pymodbus keeps the listener, the connections and the register blocks (a register address
+outside the map, in a gap of it, or read-only for a write, gives exception 02). Everything
+between the bytes and the blocks is ours (:class:`_Connection`), because pymodbus 3.16.1's
+own request path answers wrongly: it takes any FC05 value other than 0 as ON, answers a bad
+quantity or an unknown function code with ``80 01`` (function code 0), answers a unit id
+that no device has with 04 and a ~35-line traceback in the log, and drops pipelined
+requests. Here each frame is cut and checked by :mod:`.modbus_pdu` (01, 02, 03 per the
+Modbus Application Protocol v1.1b3), routed by unit id (0B for a unit no device has), run
+on the blocks under one lock per server (so a write is checked and stored whole, never
+interleaved with another client's), and answered in order. Every refused request logs one
+INFO line and nothing else; a fault of ours answers 04 and logs one ERROR line.
+
+A malformed MBAP header (protocol id other than 0, length field outside 2..254) closes the
+connection with one WARNING line: the implementation guide lets a server drop such a frame
+or the connection, and after a length that cannot be trusted no later frame boundary can
+be found. A truncated frame waits for its remaining bytes; a client that closes first
+loses only that frame.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
+from pymodbus.server.requesthandler import ServerRequestHandler
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+from mestwin.virtual_plc.modbus_pdu import (
+    ExceptionCode,
+    Frame,
+    MalformedFrame,
+    Refusal,
+    Request,
+    next_frame,
+    parse_request,
+    response,
+)
 from mestwin.virtual_plc.regmap import RegisterMap, Table
 
-ILLEGAL_ADDRESS = 2
-"""Modbus exception 02."""
-ILLEGAL_VALUE = 3
-"""Modbus exception 03."""
+_log = logging.getLogger(__name__)
 
 _TABLE_OF_FC = {1: Table.COIL, 5: Table.COIL, 15: Table.COIL, 2: Table.DISCRETE_INPUT,
                 3: Table.HOLDING_REGISTER, 6: Table.HOLDING_REGISTER,
-                16: Table.HOLDING_REGISTER, 22: Table.HOLDING_REGISTER,
-                23: Table.HOLDING_REGISTER, 4: Table.INPUT_REGISTER}
+                16: Table.HOLDING_REGISTER, 4: Table.INPUT_REGISTER}
 _BLOCK_ORDER = (Table.COIL, Table.DISCRETE_INPUT, Table.HOLDING_REGISTER, Table.INPUT_REGISTER)
+_STORE_REFUSAL = {ExcCodes.ILLEGAL_ADDRESS: "address not mapped, or read-only for a write"}
 
 
 class Image:
@@ -72,12 +96,13 @@ class Image:
 class DeviceHandler(Protocol):
     """What a device does with requests (implemented by the Modbus server)."""
 
-    def read(self, image: Image, address: int) -> int | None:
-        """Bring *image* up to date before a read at *address*; an exception code refuses."""
+    def read(self, image: Image, address: int) -> None:
+        """Bring *image* up to date before a read at *address*; raise :class:`Refusal` to
+        refuse it."""
 
-    def write(self, image: Image, address: int, values: list[int]) -> int | None:
-        """Take a client write of *values* at *address* (bits as 0/1); an exception code
-        refuses it and nothing is stored."""
+    def write(self, image: Image, address: int, values: list[int]) -> None:
+        """Take a client write of *values* at *address* (bits as 0/1), or raise
+        :class:`Refusal`: then nothing is stored and nothing changes."""
 
 
 @dataclass(frozen=True)
@@ -117,15 +142,110 @@ def _blocks(spec: DeviceSpec) -> tuple[list[SimData], list[SimData], list[SimDat
 async def _action(handler: DeviceHandler, function_code: int, start_address: int,
                   address: int, _count: int, registers: list[int],
                   set_values: list[int] | list[bool] | None) -> ExcCodes | None:
-    table = _TABLE_OF_FC.get(function_code)
-    if table is None:
-        return ExcCodes.ILLEGAL_FUNCTION
-    image = Image(table, start_address, registers)
+    """pymodbus's hook: a :class:`Refusal` raised here propagates to :class:`_Connection`
+    before pymodbus stores anything."""
+    image = Image(_TABLE_OF_FC[function_code], start_address, registers)
     if set_values is None:
-        code = handler.read(image, address)
+        handler.read(image, address)
     else:
-        code = handler.write(image, address, [int(v) for v in set_values])
-    return ExcCodes(code) if code else None
+        handler.write(image, address, [int(v) for v in set_values])
+    return None
+
+
+class _Connection(ServerRequestHandler):
+    """One client's TCP connection: frames, checks, runs and answers its requests.
+
+    Replaces pymodbus's framer and PDU classes for this connection (see the module
+    docstring); its register blocks and listener stay pymodbus's.
+    """
+
+    def __init__(self, server: _Server) -> None:
+        super().__init__(server, server.trace_packet,  # type: ignore[no-untyped-call]
+                         server.trace_pdu, server.trace_connect)
+        self._server = server
+        self._stream = b""
+        self._answering: set[asyncio.Task[None]] = set()
+
+    def data_received(self, data: bytes) -> None:
+        """Cut every complete frame off the stream and answer each, in order."""
+        self._stream += data
+        while True:
+            try:
+                found = next_frame(self._stream)
+            except MalformedFrame as error:
+                _log.warning("Modbus TCP %s: %s; connection closed", self._peer(), error)
+                self._stream = b""
+                self.close()
+                return
+            if found is None:
+                return
+            frame, used = found
+            self._stream = self._stream[used:]
+            task = self.loop.create_task(self._answer(frame))
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
+
+    def _peer(self) -> str:
+        peer = self.transport.get_extra_info("peername") if self.transport else None
+        return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "client"
+
+    async def _answer(self, frame: Frame) -> None:
+        async with self._server.turn:
+            reply = await self._reply(frame)
+        transport = self.transport
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            transport.write(reply)
+
+    async def _reply(self, frame: Frame) -> bytes:
+        try:
+            if not self._server.serves(frame.unit):
+                raise Refusal(ExceptionCode.GATEWAY_TARGET_NO_RESPONSE,
+                              f"no device has unit id {frame.unit}")
+            request = parse_request(frame.pdu)
+            return frame.answer(response(request, await self._run(frame.unit, request)))
+        except Refusal as refusal:
+            _log.info("Modbus TCP %s unit %d function %#04x: %s", self._peer(), frame.unit,
+                      frame.pdu[0], refusal)
+            return frame.refuse(refusal.code)
+        except Exception as error:  # a fault of ours: exception 04, and one line, no flood
+            _log.error("Modbus TCP %s unit %d function %#04x: server device failure: %r",
+                       self._peer(), frame.unit, frame.pdu[0], error)
+            return frame.refuse(ExceptionCode.SERVER_DEVICE_FAILURE)
+
+    async def _run(self, unit: int, request: Request) -> Sequence[int]:
+        """Run *request* on pymodbus's blocks of *unit* (and through them, the handler)."""
+        store = self._server.context
+        function = int(request.function)
+        if request.function.is_write:
+            values: list[int] | list[bool] = (
+                [bool(v) for v in request.values] if request.function.is_bit
+                else list(request.values))
+            code = await store.async_setValues(unit, function, request.address, values)
+            if code:
+                raise Refusal(ExceptionCode(code), _STORE_REFUSAL.get(code, "refused"))
+            return request.values
+        found = await store.async_getValues(unit, function, request.address, request.count)
+        if isinstance(found, ExcCodes):
+            raise Refusal(ExceptionCode(found), _STORE_REFUSAL.get(found, "refused"))
+        return [int(v) for v in found]
+
+
+class _Server(ModbusTcpServer):
+    """pymodbus's TCP listener, with our :class:`_Connection` for every client."""
+
+    def __init__(self, devices: list[SimDevice], address: tuple[str, int]) -> None:
+        super().__init__(devices, address=address)
+        self.units = frozenset(device.id for device in devices)
+        self.turn = asyncio.Lock()
+        """Held while one request runs: requests never interleave, whatever the client."""
+
+    def serves(self, unit: int) -> bool:
+        """Whether a device answers *unit* (a device with unit id 0 answers any)."""
+        return unit in self.units or 0 in self.units
+
+    def callback_new_connection(self) -> _Connection:
+        """Called by pymodbus for each accepted connection."""
+        return _Connection(self)
 
 
 class Listener:
@@ -139,7 +259,7 @@ class Listener:
             SimDevice(d.unit_id, simdata=_blocks(d), use_bit_addressing=True,
                       action=functools.partial(_action, d.handler))
             for d in devices]
-        self._server: ModbusTcpServer | None = None
+        self._server: _Server | None = None
 
     @property
     def port(self) -> int:
@@ -151,7 +271,7 @@ class Listener:
 
     async def start(self) -> None:
         """Bind and serve in the background of the running event loop."""
-        self._server = ModbusTcpServer(self._devices, address=(self.host, self._requested_port))
+        self._server = _Server(self._devices, (self.host, self._requested_port))
         await self._server.serve_forever(background=True)
 
     async def stop(self) -> None:

@@ -13,14 +13,18 @@ scan and an unchanged tag costs nothing.
 
 Writes go through :meth:`VirtualPLC.check` for every item first and then
 :meth:`VirtualPLC.write` (the rule set shared with OPC UA): a write to an unmapped or
-read-only address answers exception 02, a value that does not decode or that the PLC
-refuses (wrong type, out of range, MachSpeed <= 0) exception 03, and in either case nothing
-is stored. A write that covers only part of a multi-register value is merged with the other
-registers' current contents. Writing 1 to pulse coil ``n - 1`` issues PackML command ``n``
-(CntrlCmd = n, CmdChangeRequest = 1); the coil reads 1 until the PLC takes the command.
+read-only address answers exception 02; a value that does not decode, lies outside the
+map's allowed values (:attr:`~.regmap.Entry.allowed`: ``CntrlCmd`` 0..10) or that the PLC
+refuses (wrong type, out of range, MachSpeed <= 0) answers exception 03, and so does a
+write that sets more than one pulse coil. In every case nothing is stored and the PLC is
+untouched: a multi-register write with one bad value writes none. A write that covers only
+part of a multi-register value is merged with the other registers' current contents.
+Writing 1 to pulse coil ``n - 1`` issues PackML command ``n`` (CntrlCmd = n,
+CmdChangeRequest = 1); the coil reads 1 until the PLC takes the command.
 
-A request to a unit id that no machine has (one-port mode) is answered by pymodbus 3.16.1
-itself with exception 04 (server device failure), and pymodbus logs it as an error.
+What the protocol refuses before a machine sees the request (function codes, quantities,
+byte counts, FC05 values, unit ids no machine has: 0B) is :mod:`.modbus_pdu` and
+:mod:`.modbus_adapter`'s; see there.
 
 Asyncio lives here and in :mod:`.modbus_adapter` only; the PLCs and the simulation are
 advanced by whoever owns the event loop (``mestwin.sim.realtime``).
@@ -32,13 +36,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
-from mestwin.virtual_plc.modbus_adapter import (
-    ILLEGAL_ADDRESS,
-    ILLEGAL_VALUE,
-    DeviceSpec,
-    Image,
-    Listener,
-)
+from mestwin.virtual_plc.modbus_adapter import DeviceSpec, Image, Listener
+from mestwin.virtual_plc.modbus_pdu import ExceptionCode, Refusal
 from mestwin.virtual_plc.plc import VirtualPLC, WriteStatus
 from mestwin.virtual_plc.regmap import (
     Addressing,
@@ -108,11 +107,11 @@ class MachineDevice:
         return bool(tags["PackTags.Command.CmdChangeRequest"]) and entry.command is not None \
             and tags["PackTags.Command.CntrlCmd"] == int(entry.command)
 
-    def read(self, image: Image, address: int) -> int | None:
+    def read(self, image: Image, address: int) -> None:
         """Apply the tags changed since this table was last read; 02 if unmapped."""
         table = image.table
         if address not in self._at[table]:
-            return ILLEGAL_ADDRESS
+            raise Refusal(ExceptionCode.ILLEGAL_DATA_ADDRESS, f"{table} {address} is not mapped")
         tags = self.plc.tags
         changed = tags.changed_since(self._seen[table])
         self._seen[table] = tags.version
@@ -123,16 +122,28 @@ class MachineDevice:
         if table is Table.COIL and not _PULSE_INPUTS.isdisjoint(changed):
             for entry in self._pulses:
                 image.put(entry.address, [int(self._pulse_value(entry))])
-        return None
 
-    def write(self, image: Image, address: int, values: list[int]) -> int | None:
-        """Check every item of a client write, then apply them all, or refuse with 02/03."""
+    def write(self, image: Image, address: int, values: list[int]) -> None:
+        """Check every item of a client write, then apply them all, or refuse (02/03) and
+        change nothing."""
+        items = self._check(image, address, values)
+        for entry, value in items:
+            if entry.command is not None:
+                if value:
+                    self.plc.command(entry.command)
+            elif entry.path is not None:
+                self.plc.write(entry.path, value)
+
+    def _check(self, image: Image, address: int, values: list[int]) -> list[tuple[Entry,
+                                                                                 TagValue]]:
+        """The entries a write touches and their new values, or :class:`Refusal`."""
         table = image.table
         touched: list[Entry] = []
         for a in range(address, address + len(values)):
             entry = self._at[table].get(a)
             if entry is None or not entry.writable:
-                return ILLEGAL_ADDRESS
+                what = "not mapped" if entry is None else f"read-only ({entry.path})"
+                raise Refusal(ExceptionCode.ILLEGAL_DATA_ADDRESS, f"{table} {a} is {what}")
             if not touched or touched[-1] is not entry:
                 touched.append(entry)
         items: list[tuple[Entry, TagValue]] = []
@@ -141,23 +152,27 @@ class MachineDevice:
             for i in range(entry.size):
                 if address <= entry.address + i < address + len(values):
                     words[i] = values[entry.address + i - address]
+            name = entry.path or f"pulse coil {entry.address}"
             try:
                 value = self.rmap.decode(entry, words)
-            except DecodeError:
-                return ILLEGAL_VALUE
+            except DecodeError as error:
+                raise Refusal(ExceptionCode.ILLEGAL_DATA_VALUE, f"{name}: {error}") from None
+            if entry.allowed is not None and value not in entry.allowed:
+                raise Refusal(ExceptionCode.ILLEGAL_DATA_VALUE,
+                              f"{name}: {value} outside {entry.allowed.start}.."
+                              f"{entry.allowed.stop - 1}")
             if entry.path is not None:
                 result = self.plc.check(entry.path, value)
                 if not result.accepted:
-                    return (ILLEGAL_ADDRESS if result.status in
-                            (WriteStatus.READ_ONLY, WriteStatus.UNKNOWN_TAG) else ILLEGAL_VALUE)
+                    code = (ExceptionCode.ILLEGAL_DATA_ADDRESS if result.status in
+                            (WriteStatus.READ_ONLY, WriteStatus.UNKNOWN_TAG)
+                            else ExceptionCode.ILLEGAL_DATA_VALUE)
+                    raise Refusal(code, result.message)
             items.append((entry, value))
-        for entry, value in items:
-            if entry.command is not None:
-                if value:
-                    self.plc.command(entry.command)
-            elif entry.path is not None:
-                self.plc.write(entry.path, value)
-        return None
+        if sum(1 for entry, value in items if entry.command is not None and value) > 1:
+            raise Refusal(ExceptionCode.ILLEGAL_DATA_VALUE,
+                          "more than one pulse coil set: one PackML command per request")
+        return items
 
 
 class ModbusServer:

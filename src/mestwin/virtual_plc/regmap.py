@@ -20,10 +20,16 @@ Conventions (Modbus Application Protocol v1.1b3 plus common PLC practice):
   at most 125 registers polls it, and adding a tag to one group never moves another.
 * Reads and writes that touch an unmapped address (including the gap after a group: read a
   group with its exact span) and writes to a read-only address answer exception 02
-  (illegal data address); a value that does not decode or that the PLC refuses answers
-  exception 03 (illegal data value). Never a silent success. Coils and discrete inputs
+  (illegal data address); a value that does not decode, lies outside the entry's
+  :attr:`Entry.allowed` values (the enumerated commands: ``CntrlCmd`` 0..10, ``UnitMode``
+  0..3), or that the PLC refuses answers exception 03 (illegal data value), and so does a
+  write that sets more than one pulse coil (one PackML command per request). A refused
+  write stores none of its values. Never a silent success. Coils and discrete inputs
   are stored 16 to a word, so a bit read that *starts* on a mapped bit but runs past the
   last one returns 0 for the unused bits of that word.
+* What the protocol itself refuses (:mod:`~.modbus_pdu`): function codes other than 01-06,
+  0F, 10 answer 01; quantities beyond the specification's limits, inconsistent byte counts
+  and FC05 values other than 0xFF00/0x0000 answer 03; a unit id no machine has answers 0B.
 
 Tags with ``TagSpec.modbus`` false (long texts, identification) are OPC UA only.
 """
@@ -43,7 +49,7 @@ from mestwin.protocols.modbus_codec import (
     decode,
     encode,
 )
-from mestwin.virtual_plc.packml import Command
+from mestwin.virtual_plc.packml import Command, UnitMode
 from mestwin.virtual_plc.tags import (
     TAGS,
     DataType,
@@ -81,6 +87,14 @@ _ENCODING = {
     DataType.DOUBLE: Encoding.FLOAT64, DataType.STRING: Encoding.STRING,
     DataType.DATETIME: Encoding.DATETIME,
 }
+_ALLOWED = {
+    "PackTags.Command.CntrlCmd": range(min(Command), max(Command) + 1),
+    "PackTags.Command.UnitMode": range(min(UnitMode), max(UnitMode) + 1),
+}
+"""Enumerated tags accept the values of their enumeration, 0 included: it is what the PLC
+shows before the first command, so writing back a block it was read from never fails."""
+
+
 @dataclass(frozen=True)
 class Entry:
     """One mapped item: a tag (or a pulse command) at an address of a table."""
@@ -99,6 +113,8 @@ class Entry:
     """The PackML command a pulse coil issues."""
     description: str = ""
     unit: str = ""
+    allowed: range | None = None
+    """The values a client may write (others answer exception 03); None: any it decodes."""
 
     @property
     def end(self) -> int:
@@ -153,15 +169,28 @@ class RegisterMap:
             if not entries:
                 continue
             lines += [f"### {table.value.capitalize()}s ({table.prefix}x)", "",
-                      "| Address | Number | Size | Type | Access | Tag | Unit | Description |",
-                      "|---:|---:|---:|---|---|---|---|---|"]
+                      "| Address | Number | Size | Type | Access | Tag | Unit | Values "
+                      "| Description |",
+                      "|---:|---:|---:|---|---|---|---|---|---|"]
             for e in entries:
                 name = e.path or f"Pulse {e.command.name.capitalize() if e.command else ''}"
                 lines.append(
                     f"| {e.address} | {e.number:06d} | {e.size} | {e.encoding} | "
-                    f"{'RW' if e.writable else 'R'} | `{name}` | {e.unit} | {e.description} |")
+                    f"{'RW' if e.writable else 'R'} | `{name}` | {e.unit} | {_values(e)} | "
+                    f"{e.description} |")
             lines.append("")
         return "\n".join(lines)
+
+
+def _values(entry: Entry) -> str:
+    """The Values column: the allowed range of a writable entry, 0/1 for a writable BOOL."""
+    if not entry.writable:
+        return ""
+    if entry.allowed is not None:
+        return f"{entry.allowed.start}..{entry.allowed.stop - 1}"
+    if entry.encoding is Encoding.BOOL:
+        return "0, 1 (FC05: FF00, 0000)" if entry.table.is_bit else "0, 1"
+    return ""
 
 
 def _size(spec: TagSpec) -> int:
@@ -194,7 +223,7 @@ def build_map(profile: Profile | str = Profile.STANDARD,
             size = _size(spec)
             entries.append(Entry(table, address, size, _ENCODING[spec.data_type],
                                  spec.writable, group, spec.path, None, spec.description,
-                                 spec.unit))
+                                 spec.unit, _ALLOWED.get(spec.path)))
             address += size
         if address - bases[table] > min(GROUP_STRIDE, MAX_READ):
             raise ValueError(f"group {group} needs {address - bases[table]} registers")
@@ -230,10 +259,18 @@ def register_map_markdown(machines: list[str], profile: Profile | str = Profile.
             lines.append(f"| {machine} | {port} | {i + 1} |")
         else:
             lines.append(f"| {machine} | {port + i} | any |")
-    lines += ["", "Writing a read-only or unmapped address answers exception 02 (illegal data "
-              "address); a value that does not decode or that the PLC refuses answers "
-              "exception 03 (illegal data value). Strings are ASCII, NUL-padded; DATETIME is "
-              "UINT32 seconds since 1970-01-01 UTC.", "", rmap.render_markdown()]
+    lines += ["", "Function codes 01-06, 0F and 10 are served (Modbus Application Protocol "
+              "v1.1b3); any other answers exception 01 (illegal function). Reading or "
+              "writing a read-only or unmapped address answers exception 02 (illegal data "
+              "address). Exception 03 (illegal data value) answers a quantity outside the "
+              "specification's limits (FC01/02 1-2000, FC03/04 1-125, FC0F 1-1968, FC10 "
+              "1-123) or a byte count that does not match it, an FC05 value other than FF00 "
+              "(on) or 0000 (off), a value that does not decode, lies outside the Values "
+              "column or that the PLC refuses, and a write that sets more than one pulse "
+              "coil. A refused write stores none of its values. A unit id that no machine "
+              "has answers exception 0B (gateway target device failed to respond). Strings "
+              "are ASCII, NUL-padded; DATETIME is UINT32 seconds since 1970-01-01 UTC.", "",
+              rmap.render_markdown()]
     return "\n".join(lines)
 
 
