@@ -15,7 +15,7 @@ from mestwin.plantmodels.distributions import (
     Uniform,
     Weibull,
 )
-from mestwin.plantmodels.eventlog import EventKind, EventLog
+from mestwin.plantmodels.eventlog import EventKind, EventLog, Retention
 from mestwin.plantmodels.flow import Order
 from mestwin.plantmodels.losses import (
     FailureMode,
@@ -33,6 +33,7 @@ from mestwin.plantmodels.streams import RandomStreams
 __all__ = [
     "Constant", "Distribution", "Empirical", "Erlang", "EventKind", "EventLog", "Exponential",
     "FailureMode", "LogNormal", "MachineState", "MaterialUse", "Normal", "Order",
-    "PlannedDowntime", "Plant", "PlantResult", "QualityModel", "RandomStreams", "SetupMatrix",
+    "PlannedDowntime", "Plant", "PlantResult", "QualityModel", "RandomStreams", "Retention",
+    "SetupMatrix",
     "Station", "StationResult", "TimeElement", "Uniform", "Weibull",
 ]

@@ -2,8 +2,9 @@
 
 Build a plant with the ``add_*`` methods, link nodes with :meth:`Plant.connect` or give
 products a routing with :meth:`Plant.route`, then :meth:`Plant.run`. The plant keeps the
-ground-truth :class:`~mestwin.plantmodels.eventlog.EventLog` and the window statistics
-(everything after *warmup*) that :meth:`Plant.results` reports.
+ground-truth :class:`~mestwin.plantmodels.eventlog.EventLog` (every row, or only its count
+and hash, or streamed to a file: :class:`~mestwin.plantmodels.eventlog.Retention`) and the
+window statistics (everything after *warmup*) that :meth:`Plant.results` reports.
 
 Example::
 
@@ -40,12 +41,14 @@ class Plant:
     """A plant model on its own SimPy environment (or *env*, to share one with PLCs)."""
 
     def __init__(self, name: str = "plant", seed: int = 0, warmup: float = 0.0,
-                 env: simpy.Environment | None = None) -> None:
+                 env: simpy.Environment | None = None, log: EventLog | None = None) -> None:
         self.name = name
         self.seed = seed
         self.env = env if env is not None else simpy.Environment()
         self.warmup = warmup
-        self.log = EventLog()
+        self.log = log if log is not None else EventLog()
+        """Ground truth; keeps every row unless told otherwise (:meth:`EventLog.retain`,
+        before :meth:`start`)."""
         self.serials = SerialNumbers()
         self.sink = Sink(self)
         self.nodes: dict[str, Any] = {"sink": self.sink}
@@ -170,6 +173,8 @@ class Plant:
                                  for m in s.pool}
         if self.warmup > 0:
             self.env.process(self._warmup_end())
+        if self.log.needs_flushing:
+            self.env.process(self._flush_log())
 
     def run(self, until: float, progress: Callable[[float], None] | None = None) -> None:
         """Run to time *until*, reporting progress (a fraction) in about 100 steps."""
@@ -181,6 +186,15 @@ class Plant:
         for i in range(1, 101):
             self.env.run(until=start + (until - start) * i / 100)
             progress(i / 100)
+
+    def _flush_log(self) -> Any:
+        # Rows kept only until flushed (retention NONE/STREAM, listeners): hash, stream and
+        # drop them every flush_interval so that memory does not grow with the horizon. The
+        # timeouts touch nothing of the model, so the log is the same with or without them.
+        log, timeout, interval = self.log, self.env.timeout, self.log.flush_interval
+        while True:
+            yield timeout(interval)
+            log.flush()
 
     def _warmup_end(self) -> Any:
         yield self.env.timeout(self.warmup)
