@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad input (a scenario that does not validate, a bad arg
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from mestwin import __version__
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from mestwin.sim.events_file import open_events
     from mestwin.sim.report import markdown_report, summary
     from mestwin.sim.run import run_scenario, terminal_progress
     from mestwin.sim.scenario import ScenarioError, load_scenario
@@ -35,7 +37,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     show = not args.no_progress and sys.stderr.isatty() and scenario.horizon >= 86400
-    result = run_scenario(scenario, terminal_progress(scenario.name) if show else None)
+    progress = terminal_progress(scenario.name) if show else None
+    with contextlib.ExitStack() as stack:
+        try:
+            events = stack.enter_context(open_events(args.events))
+        except OSError as exc:
+            print(f"mestwin run: --events {args.events}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
+        result = run_scenario(scenario, progress, events)
     if args.report:
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
         Path(args.report).write_text(markdown_report(result), encoding="utf-8")
@@ -62,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mestwin", description="Digital twin and testbed for manufacturing execution.")
     parser.add_argument("--version", action="version", version=f"mestwin {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from mestwin.sim.events_file import EVENTS_HELP
 
     run = sub.add_parser("run", help="run a scenario as fast as possible and report KPIs",
                          description="Run SCENARIO (YAML) to its horizon and print its KPIs.")
@@ -73,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--warmup", help="override the warm-up (e.g. 1d)")
     run.add_argument("--report", help="also write a Markdown report to this file")
     run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    run.add_argument("--events", metavar="FILE", help=EVENTS_HELP)
     run.set_defaults(func=_cmd_run)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files",

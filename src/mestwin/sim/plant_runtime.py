@@ -20,6 +20,10 @@ as possible the period is ``max(scan_time_s, fast_scan_s)`` and every PLC scans 
 at the end. Counters (``AccCount``...) are cumulative, so they are exact after any scan;
 states shorter than one scan period may not show in the PackML state tags.
 
+Ground truth. The event log keeps every row by default (what the ``virtual_plant`` fixture's
+``events()`` needs); a runtime left running for days asks for ``Retention.NONE`` (count
+and hash only) or ``Retention.STREAM`` with an *events* file, so memory stays flat.
+
 Restart. :meth:`restart_servers` stops the OPC UA and Modbus servers and starts new ones
 on the same ports over the same PLCs (explicit string NodeIds, so the same NodeIds; the
 PLCs kept scanning, so AccCounts never go back and a client that reconnects loses no count;
@@ -32,11 +36,11 @@ import asyncio
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 import simpy
 
-from mestwin.plantmodels.eventlog import EventLog
+from mestwin.plantmodels.eventlog import EventLog, Retention
 from mestwin.plantmodels.results import PlantResult
 from mestwin.sim.naming import line_name, machine_ports
 from mestwin.sim.realtime import LagPolicy, LagStats, RealtimeDriver
@@ -156,12 +160,14 @@ class PlantRuntime:
     """
 
     def __init__(self, scenario: Scenario, settings: RuntimeSettings | None = None,
-                 *, until: float | None = None) -> None:
+                 *, until: float | None = None, retention: Retention = Retention.ALL,
+                 events: TextIO | None = None) -> None:
         self.scenario = scenario
         self.settings = settings or RuntimeSettings()
         self.until = until
         self.env = simpy.Environment()
         self.plant = build_plant(scenario, self.env)
+        self.plant.log.retain(retention, events)
         self.line = line_name(scenario.name)
         self.machines: dict[str, StationPort] = machine_ports(self.plant)
         """Machine id -> the plant object its PLC reads and drives."""
@@ -193,8 +199,10 @@ class PlantRuntime:
         await self.start_servers()
 
     async def stop(self) -> None:
-        """Stop the clock and the servers (the plant and its ground truth stay readable)."""
+        """Stop the clock and the servers (the plant and its ground truth stay readable;
+        the event log is flushed, so an events file holds every row up to now)."""
         await self._halt()
+        self.plant.log.flush()
         self._finished.set()
         await self.stop_servers()
 

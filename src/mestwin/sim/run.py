@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import TextIO
 
+from mestwin.plantmodels.eventlog import Retention
 from mestwin.plantmodels.results import PlantResult
 from mestwin.sim.scenario import Scenario, build_plant
 
 
 def run_scenario(
     scenario: Scenario, progress: Callable[[float], None] | None = None,
+    events: TextIO | None = None,
 ) -> PlantResult:
-    """Build the plant of *scenario*, run it to its horizon and return the results."""
+    """Build the plant of *scenario*, run it to its horizon and return the results.
+
+    The event log keeps no rows (its count and SHA-256 are exact all the same), so memory
+    does not grow with the horizon; with *events* every row is written there as it goes
+    (:func:`~mestwin.plantmodels.eventlog.format_row`, one line each)."""
     plant = build_plant(scenario)
+    plant.log.retain(Retention.STREAM if events is not None else Retention.NONE, events)
     plant.run(scenario.horizon, progress)
     return plant.results()
 

@@ -25,6 +25,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mestwin.plantmodels.eventlog import Retention
+from mestwin.sim.events_file import EVENTS_HELP, open_events
 from mestwin.sim.plant_runtime import PlantRuntime, RuntimeSettings, line_name, machine_ports
 from mestwin.virtual_plc.opcua_security import OpcUaSecurity, OpcUaUser, Role
 from mestwin.virtual_plc.regmap import Addressing, Profile, WordOrder, register_map_markdown
@@ -36,7 +38,10 @@ Printed lines (stable, one per item):
   OPC UA endpoint: opc.tcp://HOST:PORT
   OPC UA node ids: ns=<index of urn:mestwin:virtual-plc>;s=<line>.<machine>.<tag path>
   Modbus TCP: MACHINE HOST:PORT unit UNIT_ID
-The scenario's horizon is ignored: the plant runs until stopped (or --until).
+  Stopped at simulated time SECONDS s.
+  Event log: COUNT events, sha256 HEX.   (with --events, the SHA-256 of FILE)
+The scenario's horizon is ignored: the plant runs until stopped (or --until). No event is
+kept in memory (only the count and the hash), so a twin can run for days.
 """
 
 
@@ -74,6 +79,7 @@ def add_commands(subparsers: Any) -> None:
     _add_modbus_options(serve)
     serve.add_argument("--scan-time", type=float, default=0.1,
                        help="shortest PLC scan period in simulated seconds (default 0.1)")
+    serve.add_argument("--events", metavar="FILE", help=EVENTS_HELP)
     serve.set_defaults(func=_cmd_serve)
 
     plc = subparsers.add_parser("plc", help="virtual PLC tools (register map)",
@@ -197,7 +203,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return asyncio.run(_serve(PlantRuntime(scenario, settings, until=until), speed))
+    with contextlib.ExitStack() as stack:
+        try:
+            events = stack.enter_context(open_events(args.events))
+        except OSError as exc:
+            return _fail("serve", f"--events {args.events}: {exc.strerror or exc}")
+        retention = Retention.STREAM if events is not None else Retention.NONE
+        runtime = PlantRuntime(scenario, settings, until=until, retention=retention,
+                               events=events)
+        return asyncio.run(_serve(runtime, speed))
 
 
 async def _serve(runtime: PlantRuntime, speed: float | None) -> int:
@@ -231,6 +245,8 @@ async def _serve(runtime: PlantRuntime, speed: float | None) -> int:
             loop.remove_signal_handler(sig)
         await runtime.stop()
     print(f"Stopped at simulated time {runtime.now:.3f} s.", flush=True)
+    log = runtime.log
+    print(f"Event log: {len(log)} events, sha256 {log.sha256()}.", flush=True)
     return code
 
 
