@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TextIO
 
 import simpy
 
@@ -18,10 +19,11 @@ from mestwin.mes_core.collection.collector import LOSSLESS_TAG_PATHS, Collector,
 from mestwin.mes_core.collection.machine_state import ReasonCode, ReasonCodes
 from mestwin.mes_core.ledger import ProductionLedger
 from mestwin.mes_core.losses import SixBigLoss
-from mestwin.plantmodels import Plant
+from mestwin.plantmodels import Plant, Retention
 from mestwin.sim.inprocess import InProcessSource
 from mestwin.sim.naming import line_name
 from mestwin.sim.scenario import Scenario, build_plant
+from mestwin.sim.scoring import GenealogyTruth
 from mestwin.virtual_plc.plc import VirtualPLC
 from mestwin.virtual_plc.tags import STOP_REASONS, LossCategory
 
@@ -71,18 +73,26 @@ class ClosedLoop:
     collector: Collector
     ledger: ProductionLedger
     sinks: list[EventSink] = field(default_factory=list)
+    genealogy: GenealogyTruth = field(default_factory=GenealogyTruth)
+    """The true genealogy, fed by the event log as it goes (what scoring needs of it)."""
 
     @classmethod
     def build(cls, scenario: Scenario, scan_time_s: float = 10.0,
               sinks: Iterable[EventSink] = (), immediate_commands: bool = True,
-              end_of_instant: bool = False) -> ClosedLoop:
+              end_of_instant: bool = False, retention: Retention = Retention.ALL,
+              events: TextIO | None = None) -> ClosedLoop:
         """Wire *scenario*; PLCs scan every *scan_time_s* (state and counts are published
         at the instant they change whatever the scan time) and, with
         *immediate_commands*, take the MES's commands in the instant they are written;
         *end_of_instant* delivers each instant's tag changes after all its events (what a
-        dispatching MES needs, see :class:`InProcessSource`)."""
+        dispatching MES needs, see :class:`InProcessSource`). The event log keeps what
+        *retention* says (*events*: the file for ``Retention.STREAM``); scoring needs
+        none of it (:attr:`genealogy`)."""
         env = simpy.Environment()
         plant = build_plant(scenario, env)
+        plant.log.retain(retention, events)
+        genealogy = GenealogyTruth()
+        plant.log.listeners.append(genealogy.feed)
         line = line_name(scenario.name)
         plcs = make_plcs(plant, line, scan_time_s, immediate_commands)
         source = InProcessSource(env, plcs, LOSSLESS_TAG_PATHS, end_of_instant=end_of_instant)
@@ -92,12 +102,13 @@ class ClosedLoop:
                               heartbeat_timeout=5 * scan_time_s)
         source.subscribe(collector.on_batch)
         source.connect()
-        return cls(scenario, env, plant, plcs, source, collector, ledger, extra)
+        return cls(scenario, env, plant, plcs, source, collector, ledger, extra, genealogy)
 
     def run(self, until: float | None = None,
             progress: Callable[[float], None] | None = None) -> None:
         """Run to *until* (default: the horizon) and close the MES's open intervals."""
         end = self.scenario.horizon if until is None else until
         self.plant.run(end, progress)
+        self.plant.log.flush()
         self.source.flush()
         self.collector.close(end)

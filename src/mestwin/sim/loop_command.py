@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
+from mestwin.plantmodels import Retention
+from mestwin.sim.events_file import EVENTS_HELP, open_events
 from mestwin.sim.scoring import GenealogyScore, MachineScore, score_genealogy, score_oee
 
 
@@ -33,6 +36,7 @@ def add_commands(sub: Any) -> None:
     loop.add_argument("--until", help="simulated time to run (default: the horizon; e.g. 1h)")
     loop.add_argument("--json", action="store_true", help="one JSON object on stdout")
     loop.add_argument("--report", help="also write a Markdown report here")
+    loop.add_argument("--events", metavar="FILE", help=EVENTS_HELP)
     loop.set_defaults(func=_cmd_loop)
 
 
@@ -52,18 +56,27 @@ def _cmd_loop(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"mestwin loop: {error}", file=sys.stderr)
         return 2
-    if args.transport == "inprocess":
-        scenario = scenario.model_copy(update={"horizon": until,
-                                               "warmup": min(scenario.warmup, until / 2)})
-        loop = ClosedLoop.build(scenario)
-        loop.run()
-        plant, ledger = loop.plant, loop.ledger
-    else:
-        scenario = scenario.model_copy(update={"warmup": 0.0})
-        run = asyncio.run(run_over_wire(scenario, args.transport, args.speed, until))
-        plant, ledger = run.plant, run.ledger
+    with contextlib.ExitStack() as stack:
+        try:
+            events = stack.enter_context(open_events(args.events))
+        except OSError as exc:
+            print(f"mestwin loop: --events {args.events}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
+        retention = Retention.STREAM if events is not None else Retention.NONE
+        if args.transport == "inprocess":
+            scenario = scenario.model_copy(update={"horizon": until,
+                                                   "warmup": min(scenario.warmup, until / 2)})
+            loop = ClosedLoop.build(scenario, retention=retention, events=events)
+            loop.run()
+            plant, ledger, truth = loop.plant, loop.ledger, loop.genealogy
+        else:
+            scenario = scenario.model_copy(update={"warmup": 0.0})
+            run = asyncio.run(run_over_wire(scenario, args.transport, args.speed, until,
+                                            retention=retention, events=events))
+            plant, ledger, truth = run.plant, run.ledger, run.genealogy
     scores = score_oee(plant, ledger)
-    genealogy = score_genealogy(plant, ledger)
+    genealogy = score_genealogy(truth, ledger)
     summary = _summary(scenario.name, args.transport, until, scores, genealogy)
     if args.report:
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,10 @@ Choose the scenario per test with the marker, or for a whole run with an option:
 folder), a dict of scenario data, or a :class:`~mestwin.sim.scenario.Scenario`. ``speed``
 starts pacing at once (default: time stands still at 0). ``users`` are OPC UA operator
 accounts (default one, ``operator`` / ``operator``); anonymous sessions are read-only.
+
+The fixture keeps the whole event log in memory (``Retention.ALL``): tests are short, and
+:meth:`VirtualPlant.events` returning every row is its contract. A twin left running for
+days is ``mestwin serve``'s job, which keeps none (or streams them with ``--events``).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from mestwin.plantmodels.eventlog import EventKind, Record
+from mestwin.plantmodels.eventlog import EventKind, Record, Retention
 from mestwin.plantmodels.results import PlantResult
 from mestwin.sim.plant_runtime import (
     MachineCounters,
@@ -66,7 +70,8 @@ class VirtualPlant:
         self._thread = threading.Thread(target=self._loop.run_forever, name="virtual-plant",
                                         daemon=True)
         self._thread.start()
-        self.runtime = PlantRuntime(scenario, settings or _settings(DEFAULT_USERS))
+        self.runtime = PlantRuntime(scenario, settings or _settings(DEFAULT_USERS),
+                                    retention=Retention.ALL)
         """The :class:`PlantRuntime` (only touch it through :meth:`call`)."""
         try:
             self._run(self.runtime.start())

@@ -4,13 +4,15 @@ Per machine: ISO 22400 time elements, counts and KPIs (availability, effectivene
 quality ratio, OEE) from the MES's ledger against the plant's own accounting, computed with
 the same formulas (:mod:`mestwin.mes_core.kpi`) so any difference is the MES's data.
 Genealogy: for every serial that left the plant, the MES's backward trace set against the
-true set from the event log (precision and recall).
+true set from the event log (precision and recall), resolved as the log goes by
+:class:`GenealogyTruth` so that the log need not be kept.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from mestwin.mes_core.kpi import Measurements, Quantities, TimeElements, kpis
 from mestwin.mes_core.ledger import ProductionLedger, ancestors
@@ -18,6 +20,8 @@ from mestwin.plantmodels import EventKind, Plant
 from mestwin.plantmodels.results import MachineTruth
 
 KPIS = ("availability", "effectiveness", "quality_ratio", "oee")
+RELEASE, CONSUME = int(EventKind.RELEASE), int(EventKind.CONSUME)
+EXIT, DROP = int(EventKind.EXIT), int(EventKind.DROP)
 
 
 def truth_measurements(truth: MachineTruth) -> Measurements:
@@ -83,30 +87,67 @@ class GenealogyScore:
     mismatches: tuple[str, ...]
 
 
-def true_parents(plant: Plant) -> dict[str, set[str]]:
-    """Direct genealogy links from the event log: serial -> its lot and what it consumed."""
-    parents: dict[str, set[str]] = defaultdict(set)
-    for row in plant.log.rows:
-        if row[1] == EventKind.RELEASE and row[4]:
-            parents[row[2]].add(row[4])
-        elif row[1] == EventKind.CONSUME:
-            parents[row[3]].add(row[4])
-    return parents
+class GenealogyTruth:
+    """The true backward trace of every serial that left the plant, built from the event log
+    as it goes (a :attr:`~mestwin.plantmodels.EventLog.listeners` entry), so the log need
+    not be kept: direct links (a unit's lot, what it consumed) are held only while the unit
+    is in the plant; when it leaves for a sink its whole ancestry is resolved and its links
+    dropped (a component is consumed once), when it is scrapped or lost they are dropped."""
+
+    def __init__(self) -> None:
+        self.parents: dict[str, set[str]] = {}
+        """serial -> its lot and what it consumed, for the units still in the plant."""
+        self.finished: list[tuple[str, frozenset[str]]] = []
+        """(serial, its true ancestors) of every serial that left for a sink, in order."""
+
+    @classmethod
+    def of_rows(cls, rows: Iterable[tuple[Any, ...]]) -> GenealogyTruth:
+        """The truth of a whole log's *rows*."""
+        truth = cls()
+        truth.feed(rows)
+        return truth
+
+    def feed(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Take the next *rows* of the log, in order."""
+        parents = self.parents
+        for row in rows:
+            kind = row[1]
+            if kind == RELEASE:
+                if row[4]:
+                    parents.setdefault(row[2], set()).add(row[4])
+            elif kind == CONSUME:
+                parents.setdefault(row[3], set()).add(row[4])
+            elif kind == EXIT:
+                serial = row[2]
+                if row[3] != "scrap":
+                    self.finished.append((serial, frozenset(ancestors(parents, serial))))
+                self._forget(serial)
+            elif kind == DROP:
+                self._forget(row[2])
+
+    def _forget(self, serial: str) -> None:
+        stack = [serial]
+        while stack:
+            stack.extend(self.parents.pop(stack.pop(), ()))
 
 
-def score_genealogy(plant: Plant, ledger: ProductionLedger) -> GenealogyScore:
-    """Precision and recall of the MES's backward trace of every serial that left."""
-    parents = true_parents(plant)
-    finished = [str(row[2]) for row in plant.log.rows
-                if row[1] == EventKind.EXIT and row[3] != "scrap"]
+def score_genealogy(truth: Plant | GenealogyTruth,
+                    ledger: ProductionLedger) -> GenealogyScore:
+    """Precision and recall of the MES's backward trace of every serial that left: *truth*
+    is a :class:`GenealogyTruth` fed by the log, or a plant whose log keeps every row."""
+    if isinstance(truth, Plant):
+        if not truth.log.keeps_rows:
+            raise ValueError("the plant's event log keeps no rows: score the GenealogyTruth "
+                             "that listened to it (ClosedLoop.genealogy, WireRun.genealogy)")
+        truth = GenealogyTruth.of_rows(truth.log.rows)
     worst_p = worst_r = 1.0
     bad: list[str] = []
-    for serial in finished:
-        truth, mes = ancestors(parents, serial), ledger.trace(serial)
-        hit = len(truth & mes)
+    for serial, true_set in truth.finished:
+        mes = ledger.trace(serial)
+        hit = len(true_set & mes)
         precision = hit / len(mes) if mes else 1.0
-        recall = hit / len(truth) if truth else 1.0
+        recall = hit / len(true_set) if true_set else 1.0
         if precision < 1 or recall < 1:
             bad.append(serial)
         worst_p, worst_r = min(worst_p, precision), min(worst_r, recall)
-    return GenealogyScore(len(finished), worst_p, worst_r, tuple(bad[:10]))
+    return GenealogyScore(len(truth.finished), worst_p, worst_r, tuple(bad[:10]))

@@ -10,7 +10,8 @@ truth. It is what ``make demo`` and the wire acceptance tests run.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TextIO
 
 import simpy
 
@@ -25,11 +26,12 @@ from mestwin.mes_core.collection.modbus import ModbusDevice, ModbusPollingSource
 from mestwin.mes_core.collection.opcua import OpcUaSource
 from mestwin.mes_core.collection.source import TagSource
 from mestwin.mes_core.ledger import ProductionLedger
-from mestwin.plantmodels import Plant
+from mestwin.plantmodels import Plant, Retention
 from mestwin.sim.loop import ideal_cycle_times, make_plcs, reason_codes
 from mestwin.sim.naming import line_name
 from mestwin.sim.realtime import RealtimeDriver
 from mestwin.sim.scenario import Scenario, build_plant
+from mestwin.sim.scoring import GenealogyTruth
 from mestwin.virtual_plc.modbus_server import ModbusServer, ModbusSettings
 from mestwin.virtual_plc.opcua_server import PlcOpcUaServer
 from mestwin.virtual_plc.plc import START_DATETIME, VirtualPLC
@@ -45,6 +47,8 @@ class WireRun:
     source: TagSource
     until: float
     lag_p99_s: float
+    genealogy: GenealogyTruth = field(default_factory=GenealogyTruth)
+    """The true genealogy, fed by the event log as it went."""
 
 
 def modbus_tags(server: ModbusServer) -> list[RegisterTag]:
@@ -87,11 +91,16 @@ async def _settle(source: TagSource, collector: Collector, plcs: dict[str, Virtu
 
 
 async def run_over_wire(scenario: Scenario, transport: str, speed: float, until: float,
-                        scan_time_s: float = 0.1) -> WireRun:
+                        scan_time_s: float = 0.1, retention: Retention = Retention.ALL,
+                        events: TextIO | None = None) -> WireRun:
     """Run *scenario* to simulated time *until* at *speed* x real time with the MES
-    collecting over *transport* (``opcua`` or ``modbus``)."""
+    collecting over *transport* (``opcua`` or ``modbus``); the event log keeps what
+    *retention* says (*events*: the file for ``Retention.STREAM``)."""
     env = simpy.Environment()
     plant = build_plant(scenario, env)
+    plant.log.retain(retention, events)
+    genealogy = GenealogyTruth()
+    plant.log.listeners.append(genealogy.feed)
     plant.start()
     line = line_name(scenario.name)
     plcs = make_plcs(plant, line, scan_time_s)
@@ -118,6 +127,7 @@ async def run_over_wire(scenario: Scenario, transport: str, speed: float, until:
     try:
         await source.start()
         await driver.run_until(until)
+        plant.log.flush()
         await _settle(source, collector, plcs)
         collector.close(until)
     finally:
@@ -125,4 +135,5 @@ async def run_over_wire(scenario: Scenario, transport: str, speed: float, until:
         result = server.stop()
         if asyncio.iscoroutine(result):
             await result
-    return WireRun(plant, ledger, collector, source, until, driver.lag_stats().p99)
+    return WireRun(plant, ledger, collector, source, until, driver.lag_stats().p99,
+                   genealogy)
