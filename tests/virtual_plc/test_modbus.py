@@ -225,7 +225,7 @@ def test_word_order_low_first() -> None:
 
 def test_one_unit_id_per_machine() -> None:
     """On one port, unit 1 is the first machine and unit 2 the second, each with its own
-    counters; a unit id no machine has answers an exception."""
+    counters; a unit id no machine has answers exception 0B."""
     lin = line({"fast": 5.0, "slow": 20.0})
 
     async def session(server: ModbusServer, client: AsyncModbusTcpClient) -> None:
@@ -236,7 +236,8 @@ def test_one_unit_id_per_machine() -> None:
             assert value(client, rr.registers, UINT32) == lin.stations[name].produced
         assert lin.stations["fast"].produced != lin.stations["slow"].produced
         stranger = await client.read_input_registers(104, count=2, device_id=9)
-        assert stranger.isError()  # no machine 9: an exception (04), never someone's data
+        assert stranger.isError()  # no machine 9: never someone's data
+        assert stranger.exception_code == 0x0B  # gateway target device failed to respond
 
     serve(lin, ModbusSettings(port=0), session)
 

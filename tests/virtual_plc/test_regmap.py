@@ -161,3 +161,29 @@ def test_markdown_lists_machines_and_every_entry() -> None:
     assert "| weld | 1503 | any |" in ports
     assert "low-first" in ports
     assert "### Coils" not in ports
+
+
+def test_enumerated_commands_allow_their_enumeration_only() -> None:
+    """CntrlCmd takes the PackML commands 0 (Undefined) .. 10 (Complete) and UnitMode the
+    modes 0 .. 3 (PackML's 1 Production, 2 Maintenance, 3 Manual), in both profiles; no
+    other entry restricts its values beyond what it decodes."""
+    for profile in Profile:
+        rmap = build_map(profile)
+        allowed = {e.path: e.allowed for e in rmap.entries if e.allowed is not None}
+        assert allowed == {"PackTags.Command.CntrlCmd": range(11),
+                           "PackTags.Command.UnitMode": range(4)}
+
+
+def test_markdown_documents_every_refusal() -> None:
+    """The map a user reads states the Values a write may carry and each exception code
+    the server answers (01, 02, 03, 0B) with the specification's quantity limits."""
+    text = register_map_markdown(["cut"])
+    assert "| Tag | Unit | Values | Description |" in text
+    assert "| 5 | 400006 | 2 | INT32 | RW | `PackTags.Command.CntrlCmd` |  | 0..10 |" in text
+    assert "| 0 | 400001 | 2 | INT32 | RW | `PackTags.Command.UnitMode` |  | 0..3 |" in text
+    assert "| 7 | 400008 | 1 | BOOL | RW | `PackTags.Command.CmdChangeRequest` |  | 0, 1 |" in text
+    for words in ("exception 01 (illegal function)", "exception 02 (illegal data address)",
+                  "Exception 03 (illegal data value)", "FC03/04 1-125", "FC10 1-123",
+                  "FC0F 1-1968", "FC01/02 1-2000", "FF00", "more than one pulse coil",
+                  "exception 0B (gateway target device failed to respond)"):
+        assert words in text, words
