@@ -21,18 +21,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from mestwin.sim.run import run_scenario, terminal_progress
     from mestwin.sim.scenario import ScenarioError, load_scenario
     from mestwin.sim.scenario.durations import parse_duration
+    from mestwin.sim.scenario.overrides import CommandLine
 
     overrides: dict[str, object] = {"seed": args.seed}
+    options = {"seed": f"--seed {args.seed}"} if args.seed is not None else {}
+    for field, option, text in (("horizon", "--until", args.until),
+                                ("warmup", "--warmup", args.warmup)):
+        if text is not None:
+            options[field] = f"{option} {text}"
+            try:
+                overrides[field] = parse_duration(text)
+            except ValueError as exc:
+                print(f"mestwin run: {option} {text}: {exc}", file=sys.stderr)
+                return 2
     try:
-        if args.until is not None:
-            overrides["horizon"] = parse_duration(args.until)
-        if args.warmup is not None:
-            overrides["warmup"] = parse_duration(args.warmup)
-    except ValueError as exc:
-        print(f"mestwin run: {exc}", file=sys.stderr)
-        return 2
-    try:
-        scenario = load_scenario(args.scenario, overrides)
+        scenario = load_scenario(args.scenario, overrides, CommandLine("mestwin run", options))
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -46,6 +49,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         result = run_scenario(scenario, progress, events)
+    for warning in result.warnings:
+        print(f"mestwin run: warning: {args.scenario}: {warning}", file=sys.stderr)
     if args.report:
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
         Path(args.report).write_text(markdown_report(result), encoding="utf-8")

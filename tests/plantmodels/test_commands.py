@@ -10,7 +10,7 @@ from tests.plantmodels.helpers import plant_from
 
 def _line():  # type: ignore[no-untyped-def]
     return plant_from({"sources": [{"id": "f", "saturated": True, "to": "s"}],
-                       "stations": [{"id": "s", "process_time": {"dist": "constant",
+                       "stations": [{"id": "s", "to": "sink", "process_time": {"dist": "constant",
                                                                  "value": 10},
                                      "buffer": 2}]})
 
@@ -54,7 +54,7 @@ def test_stop_while_idle_keeps_units_in_the_buffer() -> None:
     plant = plant_from({"sources": [{"id": "a", "interarrival": {"dist": "constant",
                                                                  "value": 1},
                                      "to": "s", "limit": 3}],
-                        "stations": [{"id": "s", "process_time": {"dist": "constant",
+                        "stations": [{"id": "s", "to": "sink", "process_time": {"dist": "constant",
                                                                   "value": 0.5}}]})
     station = plant.stations["s"]
     station.stop()
@@ -82,7 +82,7 @@ def test_each_server_of_a_station_is_a_machine_with_its_own_commands_and_counts(
     """A two-server station is two machines: stopping one leaves the other producing, and
     the machines' counters add up to the station's."""
     plant = plant_from({"sources": [{"id": "f", "saturated": True, "to": "s"}],
-                        "stations": [{"id": "s", "servers": 2, "buffer": 2,
+                        "stations": [{"id": "s", "to": "sink", "servers": 2, "buffer": 2,
                                       "process_time": {"dist": "constant", "value": 10}}]})
     station = plant.stations["s"]
     first, second = station.machines()

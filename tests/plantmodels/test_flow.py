@@ -18,7 +18,8 @@ def test_blocking_after_service_with_a_zero_buffer() -> None:
         "stations": [
             {"id": "fast", "process_time": {"dist": "constant", "value": 1}, "buffer": 0,
              "to": "slow"},
-            {"id": "slow", "process_time": {"dist": "constant", "value": 3}, "buffer": 0},
+            {"id": "slow", "process_time": {"dist": "constant", "value": 3}, "buffer": 0,
+             "to": "sink"},
         ],
     }, 100)
     states = [(r.t, r.state) for r in plant.log.records(EventKind.STATE) if r.station == "fast"]
@@ -37,7 +38,7 @@ def test_source_drops_arrivals_when_full() -> None:
     """With when_full: drop, an arrival that finds no place is lost and counted."""
     plant = run({
         "sources": [{"id": "a", "interarrival": CONST, "to": "s", "when_full": "drop"}],
-        "stations": [{"id": "s", "process_time": {"dist": "constant", "value": 2.5},
+        "stations": [{"id": "s", "to": "sink", "process_time": {"dist": "constant", "value": 2.5},
                       "buffer": 1}],
     }, 100.5)
     result = plant.results()
@@ -51,7 +52,7 @@ def test_conveyor_transport_time_and_capacity() -> None:
     and units leave in the order they were loaded."""
     plant = run({
         "sources": [{"id": "a", "interarrival": CONST, "to": "belt", "limit": 20}],
-        "stations": [{"id": "s", "process_time": {"dist": "constant", "value": 2}}],
+        "stations": [{"id": "s", "to": "sink", "process_time": {"dist": "constant", "value": 2}}],
         "conveyors": [{"id": "belt", "transport_time": {"dist": "constant", "value": 5},
                        "capacity": 3, "to": "s"}],
     }, 1000)
@@ -93,7 +94,7 @@ def test_units_carry_lots_of_their_source() -> None:
     plant = run({
         "sources": [{"id": "raw", "interarrival": CONST, "lot_size": 4, "to": "s",
                      "limit": 10}],
-        "stations": [{"id": "s", "process_time": {"dist": "constant", "value": 0.5}}],
+        "stations": [{"id": "s", "to": "sink", "process_time": {"dist": "constant", "value": 0.5}}],
     }, 100)
     lots = [r.lot for r in plant.log.records(EventKind.RELEASE)]
     assert lots == ["raw-L00001"] * 4 + ["raw-L00002"] * 4 + ["raw-L00003"] * 2
@@ -104,7 +105,7 @@ def test_parallel_servers_share_one_buffer(servers: int) -> None:
     """c servers working constant times clear a saturated queue c times as fast."""
     plant = run({
         "sources": [{"id": "f", "saturated": True, "to": "s"}],
-        "stations": [{"id": "s", "servers": servers,
+        "stations": [{"id": "s", "to": "sink", "servers": servers,
                       "process_time": {"dist": "constant", "value": 2}, "buffer": 5}],
     }, 1001)
     # completions at 2, 4, ..., 1000 on each server; the run window is 1001 s

@@ -14,7 +14,7 @@ CONST1 = {"dist": "constant", "value": 1.0}
 
 def _saturated(station: dict, until: float) -> dict:  # type: ignore[type-arg]
     plant = run({"sources": [{"id": "f", "saturated": True, "to": "s"}],
-                 "stations": [{"id": "s", "buffer": 1, **station}]}, until)
+                 "stations": [{"id": "s", "buffer": 1, "to": "sink", **station}]}, until)
     return plant.results().stations["s"].__dict__ | {"plant": plant}
 
 
@@ -46,7 +46,7 @@ def test_calendar_failures_happen_while_idle_too() -> None:
     """A calendar-time failure stops an idle station; it is DOWN for the repair time."""
     plant = run({"sources": [{"id": "a", "interarrival": {"dist": "constant", "value": 1000},
                               "to": "s"}],
-                 "stations": [{"id": "s", "process_time": CONST1,
+                 "stations": [{"id": "s", "to": "sink", "process_time": CONST1,
                                "failures": {"ttf": {"dist": "constant", "value": 50},
                                             "ttr": {"dist": "constant", "value": 5},
                                             "basis": "calendar"}}]}, 110)
@@ -64,7 +64,7 @@ def test_sequence_dependent_setups_by_family() -> None:
             {"id": "o1", "product": "a", "quantity": 2},
             {"id": "o2", "product": "b", "quantity": 2, "release": 0.5},
             {"id": "o3", "product": "a", "quantity": 1, "release": 0.7}]}],
-        "stations": [{"id": "s", "process_time": {"a": CONST1, "b": CONST1},
+        "stations": [{"id": "s", "to": "sink", "process_time": {"a": CONST1, "b": CONST1},
                       "setups": {"matrix": {"f1": {"f2": {"dist": "constant", "value": 3}},
                                             "f2": {"f1": {"dist": "constant", "value": 7}}}}}],
     }, 1000)
@@ -97,7 +97,7 @@ def test_planned_downtime_is_pdot_and_stops_work() -> None:
     """A break from 10 s to 15 s pauses the unit in work and counts as PDOT, not PBT."""
     plant = run({"sources": [{"id": "f", "saturated": True, "to": "s"}],
                  "stations": [{"id": "s", "process_time": {"dist": "constant", "value": 4},
-                               "buffer": 1,
+                               "buffer": 1, "to": "sink",
                                "planned_downtime": [{"start": 10, "duration": 5,
                                                      "reason": "break"}]}]}, 30)
     result = plant.results().stations["s"]
@@ -111,7 +111,7 @@ def test_planned_downtime_is_pdot_and_stops_work() -> None:
 def test_material_lots_are_drawn_per_unit() -> None:
     """Each unit draws per_unit from the current lot; lots roll over at their size."""
     plant = run({"sources": [{"id": "f", "saturated": True, "to": "s", "limit": 5}],
-                 "stations": [{"id": "s", "process_time": CONST1,
+                 "stations": [{"id": "s", "to": "sink", "process_time": CONST1,
                                "materials": [{"material": "caps", "per_unit": 2,
                                               "lot_size": 5}]}]}, 100)
     draws = [(r.serial, r.consumed, r.quantity) for r in plant.log.records(EventKind.CONSUME)]

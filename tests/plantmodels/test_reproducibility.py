@@ -50,7 +50,7 @@ def test_streams_are_independent_per_entity() -> None:
                      "to": "a"}],
         "stations": [
             {"id": "a", "process_time": {"dist": "exponential", "mean": 5}, "to": "b"},
-            {"id": "b", "process_time": {"dist": "exponential", "mean": 4}},
+            {"id": "b", "process_time": {"dist": "exponential", "mean": 4}, "to": "sink"},
         ],
     }
     other = {**base, "stations": [

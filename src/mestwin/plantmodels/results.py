@@ -77,6 +77,8 @@ class PlantResult:
     event_log_sha256: str
     stations: dict[str, StationResult]
     throughput_by_product: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """Things about the run the scenario's author should know (an order list ran out ...)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict, ready for ``json.dumps``."""

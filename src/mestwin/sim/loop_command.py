@@ -50,11 +50,13 @@ def _cmd_loop(args: argparse.Namespace) -> int:
     try:
         scenario = load_scenario(args.scenario)
         until = parse_duration(args.until) if args.until else scenario.horizon
+        if until <= 0:
+            raise ValueError(f"expected a positive duration, got {args.until!r}")
     except ScenarioError as error:
         print(error, file=sys.stderr)
         return 2
     except ValueError as error:
-        print(f"mestwin loop: {error}", file=sys.stderr)
+        print(f"mestwin loop: --until {args.until}: {error}", file=sys.stderr)
         return 2
     with contextlib.ExitStack() as stack:
         try:

@@ -30,6 +30,7 @@ def summary(result: PlantResult) -> str:
             f"{s.mean_wait_s:>10.1f}{s.mean_queue_length:>8.2f}{s.produced:>10}{s.scrap:>7}")
     lines.append(f"\n  event log: {result.event_count} events, "
                  f"sha256 {result.event_log_sha256[:16]}…")
+    lines += [f"  warning: {w}" for w in result.warnings]
     return "\n".join(lines)
 
 
@@ -49,6 +50,7 @@ def markdown_report(result: PlantResult) -> str:
         f"| released / left / scrapped / lost | {result.released} / {result.departed} / "
         f"{result.scrapped} / {result.dropped} |",
         "",
+        *[f"> **Warning:** {w}\n" for w in result.warnings],
         "## Stations (ISO 22400-2)",
         "",
         "| station | servers | utilization | availability | effectiveness | quality | OEE |"

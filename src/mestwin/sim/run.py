@@ -9,6 +9,7 @@ from typing import TextIO
 from mestwin.plantmodels.eventlog import Retention
 from mestwin.plantmodels.results import PlantResult
 from mestwin.sim.scenario import Scenario, build_plant
+from mestwin.sim.scenario.run_warnings import run_warnings
 
 
 def run_scenario(
@@ -23,7 +24,9 @@ def run_scenario(
     plant = build_plant(scenario)
     plant.log.retain(Retention.STREAM if events is not None else Retention.NONE, events)
     plant.run(scenario.horizon, progress)
-    return plant.results()
+    result = plant.results()
+    result.warnings = run_warnings(scenario, plant)
+    return result
 
 
 def terminal_progress(label: str) -> Callable[[float], None]:

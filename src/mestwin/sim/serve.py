@@ -190,6 +190,7 @@ def endpoint_lines(runtime: PlantRuntime, speed: float | None) -> list[str]:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from mestwin.sim.scenario import ScenarioError, load_scenario
     from mestwin.sim.scenario.durations import parse_duration
+    from mestwin.sim.scenario.overrides import CommandLine
 
     try:
         speed = _speed(args.speed)
@@ -198,7 +199,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail("serve", exc)
     try:
-        scenario = load_scenario(args.scenario, {"seed": args.seed})
+        scenario = load_scenario(args.scenario, {"seed": args.seed}, CommandLine(
+            "mestwin serve", {"seed": f"--seed {args.seed}"} if args.seed is not None else {}))
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return 2

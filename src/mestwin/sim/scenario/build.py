@@ -26,6 +26,7 @@ from mestwin.plantmodels import (
 )
 from mestwin.plantmodels.distributions import Sampler, bernoulli
 from mestwin.plantmodels.units import LotCounter
+from mestwin.sim.scenario.destinations import DEFAULT_PRODUCT
 from mestwin.sim.scenario.schema import (
     ConveyorSpec,
     PlannedDowntimeSpec,
@@ -35,7 +36,6 @@ from mestwin.sim.scenario.schema import (
 )
 
 PROCESS, SETUP, SCRAP, REWORK, MIX, CALENDAR, FAILURES = 0, 1, 2, 3, 4, 900, 1000
-DEFAULT_PRODUCT = "part"
 
 
 def build_plant(scenario: Scenario, env: simpy.Environment | None = None) -> Plant:

@@ -7,12 +7,12 @@ Each spec is a pydantic model tagged by ``dist`` and turns into a
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from mestwin.plantmodels import distributions as d
-from mestwin.sim.scenario.durations import Duration, parse_duration
+from mestwin.sim.scenario.durations import Duration, DurationInput, parse_duration
 
 
 class _Spec(BaseModel):
@@ -94,16 +94,38 @@ class EmpiricalSpec(_Spec):
         return d.Empirical.of(self.values)
 
 
+_SPECS = (ConstantSpec, ExponentialSpec, NormalSpec, LogNormalSpec, UniformSpec, ErlangSpec,
+          WeibullSpec, EmpiricalSpec)
+NAMES: tuple[str, ...] = tuple(get_args(spec.model_fields["dist"].annotation)[0]
+                               for spec in _SPECS)
+"""The ``dist`` names a scenario may use."""
+EXAMPLE = "{dist: exponential, mean: 60s} or a duration such as 90s"
+
+
 def _shorthand(value: Any) -> Any:
+    """A bare duration is a constant; a mapping must name a known ``dist``.
+
+    Checked here, before the union, so a mistake gives one message about this field rather
+    than one per kind of distribution.
+    """
     if isinstance(value, int | float | str) and not isinstance(value, bool):
         return {"dist": "constant", "value": parse_duration(value)}
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a distribution such as {EXAMPLE}; got {value!r}")
+    if "dist" not in value:
+        raise ValueError(f"expected a distribution such as {EXAMPLE} (`dist` is missing)")
+    if value["dist"] not in NAMES:
+        raise ValueError(f"unknown distribution {value['dist']!r}; expected one of "
+                         + ", ".join(NAMES))
     return value
 
 
-DistributionSpec = Annotated[
+_Specs = Annotated[
     ConstantSpec | ExponentialSpec | NormalSpec | LogNormalSpec | UniformSpec | ErlangSpec
     | WeibullSpec | EmpiricalSpec,
     Field(discriminator="dist"),
-    BeforeValidator(_shorthand),
 ]
-"""Any distribution spec, chosen by its ``dist`` field."""
+
+DistributionSpec = Annotated[
+    _Specs, BeforeValidator(_shorthand, json_schema_input_type=DurationInput | _Specs)]
+"""Any distribution spec, chosen by its ``dist`` field, or a bare duration (a constant)."""

@@ -9,13 +9,16 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
 
 UNITS: dict[str, float] = {
     "ms": 0.001, "s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "d": 86400.0,
     "w": 604800.0,
 }
 _PATTERN = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-z]*)\s*$")
+PATTERN = (r"^\s*[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?\s*("
+           + "|".join(sorted(UNITS, key=len, reverse=True)) + r")?\s*$")
+"""What :func:`parse_duration` accepts in a string, as a JSON Schema (ECMA-262) pattern."""
 
 
 def parse_duration(value: Any) -> float:
@@ -38,5 +41,17 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+def format_duration(seconds: float) -> str:
+    """*seconds* the way a scenario file would write them: ``8h``, ``90s``, ``1.5s``."""
+    for unit in ("w", "d", "h", "min", "s"):
+        count = seconds / UNITS[unit]
+        if count >= 1 and count == int(count):
+            return f"{int(count)}{unit}"
+    return f"{seconds:g}s"
+
+
+DurationInput = Annotated[float, Field(ge=0)] | Annotated[str, Field(pattern=PATTERN)]
+"""What a file may write for a duration (the JSON Schema of :data:`Duration`)."""
+
+Duration = Annotated[float, BeforeValidator(parse_duration, json_schema_input_type=DurationInput)]
 """Seconds, written as a number or a string with a unit."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mestwin.sim.scenario.durations import format_duration
+
 if TYPE_CHECKING:
     from mestwin.sim.scenario.schema import Scenario
 
@@ -24,7 +26,8 @@ class ScenarioReferenceError(ValueError):
 def check_references(s: Scenario) -> None:
     """Raise :class:`ScenarioReferenceError` at the first broken cross-reference of *s*."""
     if s.warmup >= s.horizon:
-        raise ScenarioReferenceError("warmup", f"expected less than horizon ({s.horizon:g} s)")
+        raise ScenarioReferenceError(
+            "warmup", f"expected less than horizon ({format_duration(s.horizon)})")
     seen: dict[str, str] = {}
     groups: list[tuple[str, list[Any]]] = [
         ("sources", s.sources), ("stations", s.stations), ("conveyors", s.conveyors),

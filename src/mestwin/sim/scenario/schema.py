@@ -7,14 +7,35 @@ checked after the fields, with the path of the offending field.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from mestwin.sim.scenario.distributions import DistributionSpec
 from mestwin.sim.scenario.durations import Duration
 
 Id = str
+ONE, PER_PRODUCT, LIST = "(one)", "(per product)", "(list)"
+"""Branch names of the either-or fields below (a loader strips them from error paths)."""
+
+
+def _one_or_per_product(value: Any) -> str:
+    per_product = isinstance(value, dict) and "dist" not in value
+    return PER_PRODUCT if per_product else ONE
+
+
+def _one_or_list(value: Any) -> str:
+    return LIST if isinstance(value, list) else ONE
+
+
+# Either-or fields pick their branch from the shape of the value, so a mistake is reported
+# once, in the branch the author meant, instead of once per branch.
+TimePerProduct = Annotated[
+    Annotated[DistributionSpec, Tag(ONE)] | Annotated[dict[Id, DistributionSpec], Tag(PER_PRODUCT)],
+    Discriminator(_one_or_per_product)]
+DurationPerProduct = Annotated[
+    Annotated[Duration, Tag(ONE)] | Annotated[dict[Id, Duration], Tag(PER_PRODUCT)],
+    Discriminator(_one_or_per_product)]
 
 
 class _Model(BaseModel):
@@ -120,13 +141,15 @@ class StationSpec(_Model):
 
     id: Id
     servers: int = Field(default=1, ge=1)
-    process_time: DistributionSpec | dict[Id, DistributionSpec]
-    ideal_cycle_time: Duration | dict[Id, Duration] | None = Field(
+    process_time: TimePerProduct
+    ideal_cycle_time: DurationPerProduct | None = Field(
         default=None, description="PRU; default: the mean process time per product")
     buffer: int | None = Field(default=None, ge=0,
                                description="Input buffer places; absent: unlimited")
     to: Id | None = None
-    failures: FailureSpec | list[FailureSpec] | None = None
+    failures: Annotated[
+        Annotated[FailureSpec, Tag(ONE)] | Annotated[list[FailureSpec], Tag(LIST)],
+        Discriminator(_one_or_list)] | None = None
     microstops: MicrostopSpec | None = None
     setups: SetupSpec | None = None
     scrap: float = Field(default=0.0, ge=0, le=1)
@@ -185,7 +208,10 @@ class Scenario(_Model):
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
+        from mestwin.sim.scenario.destinations import check_destinations, check_setup_families
         from mestwin.sim.scenario.references import check_references
 
         check_references(self)
+        check_setup_families(self)
+        check_destinations(self)
         return self
