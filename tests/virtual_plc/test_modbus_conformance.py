@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import struct
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -33,11 +34,6 @@ COMMANDS = ("PackTags.Command.UnitMode", "PackTags.Command.UnitModeChangeRequest
             "PackTags.Command.StopReasonAck")
 
 
-def execute_reply(transaction: int) -> bytes:
-    """The answer to FC04 of StateCurrent (input registers 2-3, INT32) in Execute (6)."""
-    return adu(transaction, 1, struct.pack(">BBHH", 0x04, 4, 0, int(State.EXECUTE)))
-
-
 def adu(transaction: int, unit: int, pdu: bytes) -> bytes:
     """An MBAP frame around *pdu* (guide §3.1.3)."""
     return struct.pack(">HHHB", transaction, 0, len(pdu) + 1, unit) + pdu
@@ -46,6 +42,11 @@ def adu(transaction: int, unit: int, pdu: bytes) -> bytes:
 def exception(transaction: int, unit: int, function: int, code: int) -> bytes:
     """The exception response frame the specification prescribes (§7)."""
     return struct.pack(">HHHBBB", transaction, 0, 3, unit, function | 0x80, code)
+
+
+def execute_reply(transaction: int) -> bytes:
+    """The answer to FC04 of StateCurrent (input registers 2-3, INT32) in Execute (6)."""
+    return adu(transaction, 1, struct.pack(">BBHH", 0x04, 4, 0, int(State.EXECUTE)))
 
 
 class RawClient:
@@ -432,3 +433,57 @@ def test_a_fault_of_the_server_answers_04_with_one_line(
             await listener.stop()
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def random_pdu(rng: random.Random) -> bytes:
+    """A PDU a careless or hostile client might send: a served function code with fields
+    near the limits and a body of any length, or any bytes at all."""
+    if rng.random() < 0.2:
+        return bytes(rng.randrange(256) for _ in range(rng.randint(1, 253)))
+    function = rng.choice([0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0F, 0x10])
+    address = rng.choice([0, 2, 5, 7, 11, 13, 90, 100, 124, 170, 0xFFFF, rng.randrange(65536)])
+    count = rng.choice([0, 1, 2, 3, 123, 124, 125, 126, 2000, 2001, rng.randrange(65536)])
+    body = struct.pack(">HH", address, count)
+    if function in (0x0F, 0x10):
+        byte_count = rng.choice([(count + 7) // 8 if function == 0x0F else 2 * count,
+                                 rng.randrange(256)]) & 0xFF
+        body += bytes([byte_count]) + bytes(rng.randrange(256) for _ in range(
+            rng.choice([byte_count, rng.randrange(248)])))
+    elif rng.random() < 0.2:
+        body = body[:rng.randrange(4)] + bytes(rng.randrange(3))
+    return bytes([function]) + body[:252]
+
+
+@pytest.mark.timeout(120)
+def test_random_requests_get_a_well_formed_answer_each(caplog: pytest.LogCaptureFixture) -> None:
+    """1500 random requests (seeded): each gets exactly one answer with its transaction and
+    unit id, either the function's own response or function | 0x80 with 01, 02 or 03,
+    never 04 (no fault of the server); the log holds no traceback and at most one line
+    per request."""
+    caplog.set_level(logging.DEBUG)
+    rng = random.Random(20261201)
+
+    async def session(lin: Line, client: RawClient) -> None:
+        caplog.clear()
+        total = 1500
+        seen: set[int] = set()
+        for transaction in range(total):
+            pdu = random_pdu(rng)
+            answer = await client.ask(adu(transaction, 1, pdu))
+            assert answer[:4] == struct.pack(">HH", transaction, 0), pdu.hex()
+            assert struct.unpack(">H", answer[4:6])[0] == len(answer) - 6
+            assert answer[6] == 1
+            if answer[7] & 0x80:
+                assert answer[7] == pdu[0] | 0x80, pdu.hex()
+                assert answer[8:] in (b"\x01", b"\x02", b"\x03"), (pdu.hex(), answer.hex())
+                seen.add(answer[8])
+            else:
+                assert answer[7] == pdu[0], pdu.hex()
+                seen.add(0)
+        assert seen == {0, 1, 2, 3}  # the draw reaches every outcome
+        records = server_records(caplog)
+        assert len(records) <= total
+        assert not [r for r in records if r.exc_info or "Traceback" in r.getMessage()]
+        assert not [r for r in records if r.levelno >= logging.ERROR]
+
+    serve(session)
