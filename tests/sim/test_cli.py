@@ -42,6 +42,7 @@ def test_run_json_is_one_object_with_the_documented_keys(scenarios_dir: Path) ->
     assert result["seed"] == 3
     assert result["horizon_s"] == 3 * 86400
     assert result["warmup_s"] == 7200
+    assert result["warnings"] == []  # random arrivals never run out
     for station in ("cut", "pack"):
         s = result["stations"][station]
         for key in ("utilization", "mean_wait_s", "mean_queue_length", "produced", "good",
