@@ -182,6 +182,8 @@ def test_markdown_documents_every_refusal() -> None:
     assert "| 5 | 400006 | 2 | INT32 | RW | `PackTags.Command.CntrlCmd` |  | 0..10 |" in text
     assert "| 0 | 400001 | 2 | INT32 | RW | `PackTags.Command.UnitMode` |  | 0..3 |" in text
     assert "| 7 | 400008 | 1 | BOOL | RW | `PackTags.Command.CmdChangeRequest` |  | 0, 1 |" in text
+    assert "`PackTags.Command.MachSpeed` | 1/min | > 0, finite |" in text
+    assert "`PackTags.Command.WorkOrder` |  | ASCII, up to 32 characters |" in text
     for words in ("exception 01 (illegal function)", "exception 02 (illegal data address)",
                   "Exception 03 (illegal data value)", "FC03/04 1-125", "FC10 1-123",
                   "FC0F 1-1968", "FC01/02 1-2000", "FF00", "more than one pulse coil",

@@ -183,11 +183,15 @@ class RegisterMap:
 
 
 def _values(entry: Entry) -> str:
-    """The Values column: the allowed range of a writable entry, 0/1 for a writable BOOL."""
+    """The Values column: what a write to the entry may carry (others answer 03)."""
     if not entry.writable:
         return ""
     if entry.allowed is not None:
         return f"{entry.allowed.start}..{entry.allowed.stop - 1}"
+    if entry.path == "PackTags.Command.MachSpeed":
+        return "> 0, finite"
+    if entry.encoding is Encoding.STRING:
+        return f"ASCII, up to {2 * entry.size} characters"
     if entry.encoding is Encoding.BOOL:
         return "0, 1 (FC05: FF00, 0000)" if entry.table.is_bit else "0, 1"
     return ""
@@ -231,7 +235,8 @@ def build_map(profile: Profile | str = Profile.STANDARD,
     if not holding_only:
         commands = [c for c in Command if c is not Command.UNDEFINED]
         entries += [Entry(Table.COIL, int(c) - 1, 1, Encoding.BOOL, True, Group.COMMAND, None,
-                          c, f"Write 1 to issue {c.name.capitalize()} (reads 0)")
+                          c, f"Write 1 to issue {c.name.capitalize()} (reads 1 until the PLC "
+                          "takes it)")
                     for c in commands]
         flags = [s for s in specs if s.group is Group.COMMAND and s.data_type is DataType.BOOLEAN]
         entries += [Entry(Table.COIL, len(commands) + i, 1, Encoding.BOOL, True, Group.COMMAND,
