@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 GOOD = """\
 name: line
@@ -325,6 +326,50 @@ def test_a_station_reached_only_through_routings_needs_no_destination(tmp_path: 
     assert done.returncode == 2
     assert done.stderr.startswith(
         f"{file}: stations[0].to: expected a destination: units of 'plate'"), done.stderr
+
+
+def test_a_source_of_an_unrouted_product_needs_a_destination() -> None:
+    """Routings elsewhere do not excuse a source whose product has none."""
+    from mestwin.sim.scenario import ScenarioError, parse_scenario
+
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(yaml.safe_load(ROUTED.replace(", to: mill}", "}")), "routed.yaml")
+    assert str(caught.value).startswith(
+        "routed.yaml: sources[0].to: expected a destination: units of 'plate' (a product "
+        "without a routing) reach 'feed'")
+
+
+ASSEMBLY = """name: kit
+horizon: 8h
+products:
+  - {id: housing}
+  - {id: pcb}
+  - {id: box, routing: [pack]}
+sources:
+  - {id: housings, interarrival: 5min, product: housing, to: assemble}
+  - {id: pcbs, interarrival: 3min, product: pcb, to: assemble}
+stations:
+  - {id: assemble, bom: {housing: 1, pcb: 1}, output: box, process_time: 2min}
+  - {id: pack, process_time: 1min}
+"""
+
+
+def test_an_assembly_whose_output_is_routed_needs_no_destination() -> None:
+    """The assembled box follows its routing (pack, then the sink): no `to` is needed on
+    `assemble` or `pack`; once the box has no routing, `assemble` needs one."""
+    from mestwin.sim.scenario import ScenarioError, build_plant, parse_scenario
+
+    scenario = parse_scenario(yaml.safe_load(ASSEMBLY), "kit.yaml")
+    plant = build_plant(scenario)
+    plant.run(scenario.horizon)
+    result = plant.results()
+    assert result.stations["pack"].produced > 0
+    assert result.throughput_by_product == {"box": result.stations["pack"].produced}
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(yaml.safe_load(ASSEMBLY.replace(", routing: [pack]", "")), "kit.yaml")
+    assert str(caught.value).startswith(
+        "kit.yaml: stations[0].to: expected a destination: units of 'box' (a product without "
+        "a routing) reach 'assemble'")
 
 
 @pytest.mark.timeout(120)

@@ -50,7 +50,9 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-DurationInput = Annotated[float, Field(ge=0)] | Annotated[str, Field(pattern=PATTERN)]
+DurationInput = (Annotated[float, Field(ge=0, description="seconds")]
+                 | Annotated[str, Field(pattern=PATTERN, description="a number and a unit: "
+                                        + ", ".join(UNITS) + " (e.g. 250ms, 90s, 8h, 30d)")])
 """What a file may write for a duration (the JSON Schema of :data:`Duration`)."""
 
 Duration = Annotated[float, BeforeValidator(parse_duration, json_schema_input_type=DurationInput)]

@@ -15,6 +15,8 @@ from mestwin.sim.scenario.distributions import DistributionSpec
 from mestwin.sim.scenario.durations import Duration
 
 Id = str
+_TO = ("Next node, or `sink` to leave the plant; required unless only routings lead here "
+       "(never implied)")
 ONE, PER_PRODUCT, LIST = "(one)", "(per product)", "(list)"
 """Branch names of the either-or fields below (a loader strips them from error paths)."""
 
@@ -65,7 +67,7 @@ class SourceSpec(_Model):
     """Where units enter: random arrivals, released orders, or saturated (always ready)."""
 
     id: Id
-    to: Id | None = None
+    to: Id | None = Field(default=None, description=_TO)
     interarrival: DistributionSpec | None = None
     saturated: bool = False
     orders: list[OrderSpec] | None = None
@@ -146,7 +148,7 @@ class StationSpec(_Model):
         default=None, description="PRU; default: the mean process time per product")
     buffer: int | None = Field(default=None, ge=0,
                                description="Input buffer places; absent: unlimited")
-    to: Id | None = None
+    to: Id | None = Field(default=None, description=_TO)
     failures: Annotated[
         Annotated[FailureSpec, Tag(ONE)] | Annotated[list[FailureSpec], Tag(LIST)],
         Discriminator(_one_or_list)] | None = None
@@ -178,7 +180,7 @@ class ConveyorSpec(_Model):
     id: Id
     transport_time: DistributionSpec
     capacity: int | None = Field(default=None, ge=1)
-    to: Id | None = None
+    to: Id | None = Field(default=None, description=_TO)
 
 
 class SinkSpec(_Model):
