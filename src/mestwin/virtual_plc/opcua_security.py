@@ -46,6 +46,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from mestwin.virtual_plc.opcua_transport import GuardedServer
+
 if TYPE_CHECKING:
     from asyncua.server.internal_server import InternalServer
 
@@ -342,21 +344,39 @@ class _RoleRuleset(_SimpleRoleRuleset):
 
 
 class _TrustListValidator:
-    """Certificate validator that re-reads the trust list and keeps refused certificates."""
+    """Certificate validator that re-reads the trust list and keeps refused certificates.
+
+    Called twice per client: at OpenSecureChannel (:meth:`check_channel`: trust list,
+    validity, revocation; there is no ApplicationDescription yet) and at CreateSession
+    (``__call__``: the same plus the ApplicationUri in the SubjectAltName).
+    """
 
     def __init__(self, security: OpcUaSecurity) -> None:
         self._security = security
         self._store = TrustStore([security.trusted_dir], [])
         self._validator = CertificateValidator(security.validation, self._store)
+        self._channel_validator = CertificateValidator(
+            security.validation & ~CertificateValidatorOptions.URI, self._store
+        )
+
+    async def check_channel(self, cert: x509.Certificate) -> None:
+        """The OpenSecureChannel check of the sender certificate (OPC 10000-6 6.7.4)."""
+        client = ua.ApplicationDescription(ApplicationType=ua.ApplicationType.Client)
+        await self._check(cert, client, self._channel_validator)
 
     async def __call__(self, cert: x509.Certificate, app: ua.ApplicationDescription) -> None:
+        await self._check(cert, app, self._validator)
+
+    async def _check(
+        self, cert: x509.Certificate, app: ua.ApplicationDescription, check: CertificateValidator
+    ) -> None:
         trusted = self._security.trusted_dir
         trusted.mkdir(parents=True, exist_ok=True)
         try:
             if not any(p.suffix.lower() in (".der", ".pem") for p in trusted.iterdir()):
                 raise ServiceError(StatusCodes.BadCertificateUntrusted)  # empty trust list
             await self._store.load()
-            await self._validator.validate(cert, app)
+            await check.validate(cert, app)
         except ServiceError:
             self._security.rejected_dir.mkdir(parents=True, exist_ok=True)
             der = cert.public_bytes(serialization.Encoding.DER)
@@ -366,8 +386,12 @@ class _TrustListValidator:
             raise
 
 
-async def apply_security(server: Server, security: OpcUaSecurity) -> None:
-    """Configure an asyncua ``Server`` (before ``start()``) with these settings."""
+async def apply_security(server: GuardedServer, security: OpcUaSecurity) -> None:
+    """Configure a :class:`~.opcua_transport.GuardedServer` (before ``start()``).
+
+    Only the policies configured here open a channel; with Sign & Encrypt, OPN sender
+    certificates are checked against the trust list and passwords must come encrypted.
+    """
     await server.set_application_uri(security.application_uri)
     policies: list[ua.SecurityPolicyType] = []
     if security.allow_none:
@@ -383,5 +407,7 @@ async def apply_security(server: Server, security: OpcUaSecurity) -> None:
         bundle = security.server_certificate()
         await server.load_certificate(bundle.certificate_der, format="der")
         await server.load_private_key(bundle.private_key_pem, format="pem")
-        server.set_certificate_validator(_TrustListValidator(security))
+        validator = _TrustListValidator(security)
+        server.set_certificate_validator(validator)
+        server.check_certificate = validator.check_channel
     server.set_security_policy(policies, permission_ruleset=_RoleRuleset(users))

@@ -36,9 +36,9 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from asyncua import ua
+from asyncua.common.callback import CallbackType, ServerItemCallback
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.address_space import AttributeService
-from asyncua.server.server import Server
 from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
@@ -56,6 +56,7 @@ from mestwin.virtual_plc.opcua_nodes import (
     tag_variant,
 )
 from mestwin.virtual_plc.opcua_security import OpcUaSecurity, Role, apply_security, role_of
+from mestwin.virtual_plc.opcua_transport import GuardedServer
 from mestwin.virtual_plc.packml import Command, State, transition
 from mestwin.virtual_plc.plc import VirtualPLC, WriteStatus
 from mestwin.virtual_plc.tags import TagSpec, TagValue
@@ -72,6 +73,12 @@ _WRITE_STATUS: dict[WriteStatus, int] = {
     WriteStatus.TYPE_MISMATCH: StatusCodes.BadTypeMismatch,
     WriteStatus.OUT_OF_RANGE: StatusCodes.BadOutOfRange,
 }
+_WRITE_BITS = (
+    ua.AccessLevel.CurrentWrite.mask | ua.AccessLevel.HistoryWrite.mask
+    | ua.AccessLevel.SemanticChange.mask | ua.AccessLevel.StatusWrite.mask
+    | ua.AccessLevel.TimestampWrite.mask
+)
+"""AccessLevel bits a session without the operator role does not get (OPC 10000-3 8.57)."""
 PACKML_METHODS: tuple[Command, ...] = (
     Command.RESET,
     Command.START,
@@ -128,12 +135,29 @@ class _PlcAttributeService(AttributeService):
         results: list[ua.StatusCode] = []
         for value in params.NodesToWrite:
             binding = self._server._bindings.get(value.NodeId)
-            if binding is None or user.role == UserRole.Admin:
+            if user.role == UserRole.Admin:
                 one = ua.WriteParameters(NodesToWrite=[value])
                 results.extend(await self._original.write(one, user))
-            else:
+            elif binding is not None:
                 results.append(status(await self._server._client_write(*binding, value, user)))
+            else:
+                results.append(await self._other_write(value, user))
         return results
+
+    async def _other_write(self, value: ua.WriteValue, user: User) -> ua.StatusCode:
+        """A client's write to a node that is no PLC tag (OPC 10000-4 5.10.4.4 codes)."""
+        if value.NodeId not in self._server.ua.iserver.aspace:
+            return status(StatusCodes.BadNodeIdUnknown)
+        if value.AttributeId != AttributeIds.Value:
+            return status(StatusCodes.BadNotWritable)
+        level = self._server.ua.iserver.aspace.read_attribute_value(
+            value.NodeId, AttributeIds.AccessLevel
+        )
+        if level.Value is None or not (_int(level.Value.Value) & ua.AccessLevel.CurrentWrite.mask):
+            return status(StatusCodes.BadNotWritable)
+        if role_of(self._server.ua, user) is not Role.OPERATOR:
+            return status(StatusCodes.BadUserAccessDenied)
+        return (await self._original.write(ua.WriteParameters(NodesToWrite=[value]), user))[0]
 
 
 class PlcOpcUaServer:
@@ -171,7 +195,7 @@ class PlcOpcUaServer:
         self.job_lists = dict(job_lists or {})
         for key in keys:
             self.job_lists.setdefault(key, JobOrderList())
-        self.ua = Server()
+        self.ua = GuardedServer()
         self.namespace_index = -1
         self.build_seconds = 0.0
         """Wall time the last address-space build took."""
@@ -206,6 +230,7 @@ class PlcOpcUaServer:
         server.iserver.attribute_service = _PlcAttributeService(
             self, server.iserver.attribute_service
         )
+        server.subscribe_server_callback(CallbackType.PostRead, self._user_access)
         await server.start()
         if server.bserver is not None and self.port == 0:
             self.port = server.bserver.port
@@ -378,6 +403,27 @@ class PlcOpcUaServer:
                 clock=clock if isinstance(clock, datetime) else datetime.now(UTC),
             )
         )
+
+    # -- what the session's user may do ------------------------------------------------
+
+    def _user_access(self, event: ServerItemCallback, _service: object) -> None:
+        """Answer UserAccessLevel and UserExecutable for the reading session's user
+        (OPC 10000-3 5.6.2, 5.7): without the operator role nothing is writable or
+        executable, just as the Write and Call services then refuse."""
+        operator = role_of(self.ua, event.user) is Role.OPERATOR
+        results: list[ua.DataValue] = event.response_params
+        aspace = self.ua.iserver.aspace
+        for i, item in enumerate(event.request_params.NodesToRead):
+            if item.AttributeId == AttributeIds.UserAccessLevel:
+                own = aspace.read_attribute_value(item.NodeId, AttributeIds.AccessLevel)
+                if own.Value is not None and own.Value.Value is not None:
+                    level = _int(own.Value.Value) & (0xFF if operator else ~_WRITE_BITS & 0xFF)
+                    results[i] = ua.DataValue(ua.Variant(level, VT.Byte))
+            elif item.AttributeId == AttributeIds.UserExecutable:
+                own = aspace.read_attribute_value(item.NodeId, AttributeIds.Executable)
+                if own.Value is not None and own.Value.Value is not None:
+                    executable = operator and bool(own.Value.Value)
+                    results[i] = ua.DataValue(ua.Variant(executable, VT.Boolean))
 
     # -- client writes ---------------------------------------------------------------
 

@@ -1,0 +1,374 @@
+"""Specification of the OPC UA server against hostile clients (mestwin.virtual_plc.opcua_transport).
+
+The clients here do not behave: they build the UA TCP conversation themselves
+(:mod:`tests.virtual_plc.raw_opcua`, hand-built HEL/OPN/MSG frames) or are asyncua clients
+told to skip their own checks. Status codes are written as the numbers OPC 10000-6 Table 74
+and OPC 10000-4 7.38 give them, so a renamed constant cannot hide a wrong answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from asyncua import ua
+from asyncua.client.client import Client
+from asyncua.common.connection import SecureConnection, TransportLimits
+from asyncua.common.utils import create_nonce
+from asyncua.crypto import uacrypto
+from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+from asyncua.ua.ua_binary import struct_to_binary
+from asyncua.ua.uaerrors import UaError
+from cryptography.hazmat.primitives import serialization
+
+from mestwin.plantmodels.plant import Plant
+from mestwin.virtual_plc.opcua_security import OpcUaSecurity, OpcUaUser, Role, generate_certificate
+from mestwin.virtual_plc.opcua_server import PlcOpcUaServer
+from mestwin.virtual_plc.packml import State
+from mestwin.virtual_plc.plc import VirtualPLC
+from tests.virtual_plc.raw_opcua import (
+    RawClient,
+    activate_with_password,
+    create_session_request,
+    frame,
+    hello,
+    kind_of,
+    service_result,
+    write_request,
+)
+
+BAD_DECODING_ERROR = 0x80070000
+BAD_SECURITY_CHECKS_FAILED = 0x80130000
+BAD_IDENTITY_TOKEN_INVALID = 0x80200000
+BAD_SECURITY_MODE_REJECTED = 0x80540000
+BAD_SECURITY_POLICY_REJECTED = 0x80550000
+BAD_TCP_MESSAGE_TYPE_INVALID = 0x807E0000
+BAD_TCP_SECURE_CHANNEL_UNKNOWN = 0x807F0000
+BAD_TCP_MESSAGE_TOO_LARGE = 0x80800000
+CLIENT_URI = "urn:mestwin:test:client"
+VT = ua.VariantType
+CNTRL_CMD = "PackTags.Command.CntrlCmd"
+REQUEST = "PackTags.Command.CmdChangeRequest"
+
+
+def one_plc() -> tuple[Plant, VirtualPLC]:
+    plant = Plant(warmup=0)
+    plant.add_source("src", product="part", saturated=True)
+    plant.add_station(
+        "st0", servers=1, buffer=2, process_time={"*": lambda: 5.0}, ideal_cycle_time={"*": 5.0}
+    )
+    plant.connect("src", "st0")
+    return plant, VirtualPLC(plant.stations["st0"], "L", "M", plant.env)
+
+
+def secured(tmp_path: Path) -> OpcUaSecurity:
+    """What `mestwin serve --security sign-encrypt --pki DIR --user operator:op` configures."""
+    return OpcUaSecurity(
+        pki_dir=tmp_path / "pki", allow_none=False, sign_and_encrypt=True,
+        users=(OpcUaUser("operator", "op", Role.OPERATOR),),
+    )
+
+
+def command_id(server: PlcOpcUaServer, plc: VirtualPLC, path: str) -> ua.NodeId:
+    return server.node_id(plc, path)
+
+
+async def refused_with(raw: RawClient, code: int) -> None:
+    """The server answered ERR with *code* and then closed the connection."""
+    reply = await raw.receive()
+    assert reply is not None, "server closed without an ERR message"
+    assert reply.error()[0] == code, f"got {reply.error()}"
+    assert await raw.closed_by_server()
+
+
+@pytest.mark.timeout(60)
+def test_a_raw_none_session_with_a_plain_password_changes_nothing(tmp_path: Path) -> None:
+    """A client without certificate opens a SecurityPolicy#None channel (the discovery
+    endpoint), then tries CreateSession, ActivateSession with the operator's plain-text
+    password and a Stop command: CreateSession gets Bad_SecurityPolicyRejected, the
+    connection is closed, and the machine keeps producing."""
+
+    async def main() -> None:
+        plant, plc = one_plc()
+        plant.env.run(until=30)
+        assert plc.packml.state is State.EXECUTE
+        server = PlcOpcUaServer([plc], security=secured(tmp_path))
+        await server.start()
+        try:
+            raw = await RawClient.connect(server.endpoint)
+            ack = await raw.hello(server.endpoint)
+            assert kind_of(ack) == b"ACK"
+            opened = await raw.open_none_channel()
+            assert kind_of(opened) == b"OPN"  # discovery is allowed
+            reply = await raw.message(create_session_request(server.endpoint))
+            assert reply is not None
+            fault = service_result(reply, ua.CreateSessionResponse)
+            assert isinstance(fault, ua.ServiceFault)
+            assert fault.ResponseHeader.ServiceResult.value == BAD_SECURITY_POLICY_REJECTED
+            assert await raw.closed_by_server()
+
+            # the same again, skipping CreateSession, straight to the password and the write
+            for request in (
+                activate_with_password("operator", "op"),
+                write_request(command_id(server, plc, CNTRL_CMD), ua.Variant(3, VT.Int32)),
+                write_request(command_id(server, plc, REQUEST), ua.Variant(True, VT.Boolean)),
+            ):
+                raw = await RawClient.connect(server.endpoint)
+                await raw.hello(server.endpoint)
+                await raw.open_none_channel()
+                reply = await raw.message(request)
+                assert reply is not None
+                fault = service_result(reply, ua.WriteResponse)
+                assert isinstance(fault, ua.ServiceFault)
+                assert fault.ResponseHeader.ServiceResult.value == BAD_SECURITY_POLICY_REJECTED
+                assert await raw.closed_by_server()
+            plant.env.run(until=60)
+            assert plc.tags[CNTRL_CMD] == 0
+            assert plc.tags[REQUEST] is False
+            assert plc.packml.state is State.EXECUTE
+            assert not [r for r in plc.command_results if r.accepted]
+        finally:
+            await server.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 50))
+
+
+@pytest.mark.timeout(60)
+def test_a_message_without_open_secure_channel_is_refused(tmp_path: Path) -> None:
+    """MSG on channel 0 right after HEL (no OPN at all) gets ERR Bad_TcpSecureChannelUnknown;
+    an OPN asking #None with mode SignAndEncrypt gets Bad_SecurityModeRejected."""
+
+    async def main() -> None:
+        _plant, plc = one_plc()
+        server = PlcOpcUaServer([plc], security=secured(tmp_path))
+        await server.start()
+        try:
+            raw = await RawClient.connect(server.endpoint)
+            await raw.hello(server.endpoint)
+            await raw.send(frame(b"MSG", bytes(16) + struct_to_binary(
+                create_session_request(server.endpoint))))
+            await refused_with(raw, BAD_TCP_SECURE_CHANNEL_UNKNOWN)
+
+            raw = await RawClient.connect(server.endpoint)
+            await raw.hello(server.endpoint)
+            reply = await raw.open_none_channel(ua.MessageSecurityMode.SignAndEncrypt)
+            assert kind_of(reply) == b"ERR"
+            assert reply is not None
+            assert reply.error()[0] == BAD_SECURITY_MODE_REJECTED
+            assert await raw.closed_by_server()
+        finally:
+            await server.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 50))
+
+
+def _opn_basic256sha256(server_der: bytes, client_der: bytes, key_pem: bytes) -> bytes:
+    """A correct Basic256Sha256 SignAndEncrypt OPN from the client with *client_der*."""
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    policy = SecurityPolicyBasic256Sha256(
+        server_der, uacrypto.x509_from_der(client_der), key, ua.MessageSecurityMode.SignAndEncrypt
+    )
+    request = ua.OpenSecureChannelRequest()
+    request.Parameters.RequestType = ua.SecurityTokenRequestType.Issue
+    request.Parameters.SecurityMode = ua.MessageSecurityMode.SignAndEncrypt
+    request.Parameters.ClientNonce = create_nonce(32)
+    request.Parameters.RequestedLifetime = 600_000
+    connection = SecureConnection(policy, TransportLimits())
+    return connection.message_to_binary(
+        struct_to_binary(request), message_type=ua.MessageType.SecureOpen, request_id=1
+    )
+
+
+@pytest.mark.timeout(60)
+def test_an_untrusted_certificate_is_refused_at_open_secure_channel(tmp_path: Path) -> None:
+    """A well-formed Basic256Sha256 OPN signed by an unknown certificate gets ERR
+    Bad_SecurityChecksFailed before any session (OPC 10000-6 6.7.4) and lands in rejected/;
+    the same OPN from a trusted certificate opens the channel."""
+
+    async def main() -> None:
+        _plant, plc = one_plc()
+        security = secured(tmp_path)
+        server = PlcOpcUaServer([plc], security=security)
+        await server.start()
+        server_der = security.server_certificate().certificate_der
+        stranger = generate_certificate(CLIENT_URI, "stranger", client=True)
+        friend = generate_certificate(CLIENT_URI, "friend", client=True)
+        security.trust(friend.certificate_der)
+        try:
+            raw = await RawClient.connect(server.endpoint)
+            await raw.hello(server.endpoint)
+            await raw.send(_opn_basic256sha256(
+                server_der, stranger.certificate_der, stranger.private_key_pem))
+            await refused_with(raw, BAD_SECURITY_CHECKS_FAILED)
+            name = hashlib.sha1(stranger.certificate_der, usedforsecurity=False).hexdigest()
+            assert (security.rejected_dir / f"{name}.der").read_bytes() == stranger.certificate_der
+
+            raw = await RawClient.connect(server.endpoint)
+            await raw.hello(server.endpoint)
+            await raw.send(_opn_basic256sha256(
+                server_der, friend.certificate_der, friend.private_key_pem))
+            reply = await raw.receive()
+            assert kind_of(reply) == b"OPN"
+            raw.close()
+        finally:
+            await server.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 50))
+
+
+class _PlainPasswordClient(Client):
+    """asyncua's client, told to send the password unencrypted whatever the server asks."""
+
+    def _add_user_auth(self, params: Any, username: str | None, password: str | None) -> None:
+        token = ua.UserNameIdentityToken()
+        token.UserName = username
+        token.Password = (password or "").encode("utf-8")
+        token.EncryptionAlgorithm = None  # type: ignore[assignment]
+        token.PolicyId = self.server_policy(ua.UserTokenType.UserName).PolicyId
+        params.UserIdentityToken = token
+
+
+@pytest.mark.timeout(60)
+def test_a_password_must_be_encrypted_even_on_an_encrypted_channel(tmp_path: Path) -> None:
+    """The server asks for the password encrypted with its key (UserTokenPolicy
+    SecurityPolicyUri Basic256Sha256); a trusted client on a Sign & Encrypt channel that sends
+    it in plain text gets Bad_IdentityTokenInvalid and no write; one that encrypts gets in."""
+
+    async def main() -> None:
+        plant, plc = one_plc()
+        security = secured(tmp_path)
+        bundle = generate_certificate(CLIENT_URI, "client", client=True)
+        cert, key = tmp_path / "client.der", tmp_path / "client.pem"
+        bundle.write(cert, key)
+        security.trust(bundle.certificate_der)
+        server = PlcOpcUaServer([plc], security=security)
+        await server.start()
+        try:
+            for kind, expect_ok in ((_PlainPasswordClient, False), (Client, True)):
+                client = kind(server.endpoint, timeout=10)
+                client.application_uri = CLIENT_URI
+                await client.set_security(SecurityPolicyBasic256Sha256, str(cert), str(key),
+                                          mode=ua.MessageSecurityMode.SignAndEncrypt)
+                client.set_user("operator")
+                client.set_password("op")
+                if not expect_ok:
+                    with pytest.raises(ua.uaerrors.BadIdentityTokenInvalid):
+                        await client.connect()
+                    assert plc.tags[CNTRL_CMD] == 0
+                    continue
+                await client.connect()
+                try:
+                    endpoints = await client.get_endpoints()
+                    tokens = [t for e in endpoints for t in e.UserIdentityTokens
+                              if t.TokenType == ua.UserTokenType.UserName]
+                    assert {t.SecurityPolicyUri for t in tokens} == {
+                        "http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256"}
+                    await client.get_node(command_id(server, plc, CNTRL_CMD)).write_value(
+                        ua.Variant(3, ua.VariantType.Int32))
+                    assert plc.tags[CNTRL_CMD] == 3
+                finally:
+                    await client.disconnect()
+        finally:
+            await server.stop()
+        assert plant.env.now == 0
+
+    asyncio.run(asyncio.wait_for(main(), 50))
+
+
+@pytest.mark.timeout(60)
+def test_asyncua_refuses_to_reach_a_secured_server_over_none(tmp_path: Path) -> None:
+    """A well-behaved asyncua client without security cannot log in either."""
+
+    async def main() -> None:
+        _plant, plc = one_plc()
+        server = PlcOpcUaServer([plc], security=secured(tmp_path))
+        await server.start()
+        try:
+            client = Client(server.endpoint, timeout=5)
+            client.set_user("operator")
+            client.set_password("op")
+            with pytest.raises((UaError, OSError, asyncio.TimeoutError)):
+                await client.connect()
+            assert plc.tags[CNTRL_CMD] == 0
+        finally:
+            await server.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 50))
+
+
+# -- malformed messages: ERR and a closed connection (OPC 10000-6 7.1.5) ----------------------
+
+
+def _open_server() -> tuple[VirtualPLC, PlcOpcUaServer]:
+    _plant, plc = one_plc()
+    return plc, PlcOpcUaServer([plc], security=OpcUaSecurity())
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("name", "after_hello", "code"),
+    [
+        ("unknown message type", frame(b"XYZ", b"\x00" * 16), BAD_TCP_MESSAGE_TYPE_INVALID),
+        ("ACK from a client", frame(b"ACK", b"\x00" * 20), BAD_TCP_MESSAGE_TYPE_INVALID),
+        ("second HEL", hello("opc.tcp://x"), BAD_TCP_MESSAGE_TYPE_INVALID),
+        ("bad chunk type", frame(b"MSG", b"\x00" * 16, chunk=b"Q"), BAD_TCP_MESSAGE_TYPE_INVALID),
+        ("chunk over the buffer", b"MSGF" + (200_000).to_bytes(4, "little") + bytes(64),
+         BAD_TCP_MESSAGE_TOO_LARGE),
+        ("size smaller than a header", b"MSGF" + (4).to_bytes(4, "little") + bytes(8),
+         BAD_DECODING_ERROR),
+        ("OPN with a policy URI longer than the message",
+         frame(b"OPN", bytes(4) + b"\xff\xff\xff\x7f" + bytes(36)), BAD_DECODING_ERROR),
+    ],
+)
+def test_a_malformed_message_gets_err_and_a_closed_connection(
+    name: str, after_hello: bytes, code: int
+) -> None:
+    """Each malformed message is answered with an ERR message carrying its Bad code, then
+    the server closes the connection."""
+
+    async def main() -> None:
+        _plc, server = _open_server()
+        await server.start()
+        try:
+            raw = await RawClient.connect(server.endpoint)
+            ack = await raw.hello(server.endpoint)
+            assert kind_of(ack) == b"ACK"
+            await raw.send(after_hello)
+            await refused_with(raw, code)
+        finally:
+            await server.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 50))
+
+
+@pytest.mark.timeout(60)
+def test_the_first_message_must_be_hello_and_a_broken_service_body_is_a_decoding_error() -> None:
+    """MSG before HEL: Bad_TcpMessageTypeInvalid. On an open channel, a MSG whose service body
+    cannot be decoded: Bad_DecodingError. Both close the connection; the server serves on."""
+
+    async def main() -> None:
+        _plc, server = _open_server()
+        await server.start()
+        try:
+            raw = await RawClient.connect(server.endpoint)
+            await raw.send(frame(b"MSG", bytes(24)))
+            await refused_with(raw, BAD_TCP_MESSAGE_TYPE_INVALID)
+
+            raw = await RawClient.connect(server.endpoint)
+            await raw.hello(server.endpoint)
+            opened = await raw.open_none_channel()
+            assert kind_of(opened) == b"OPN"
+            ids = raw.channel_id.to_bytes(4, "little") + raw.token_id.to_bytes(4, "little")
+            await raw.send(frame(b"MSG", ids + bytes([1, 0, 0, 0, 1, 0, 0, 0]) + b"\x01\x00\xff"))
+            await refused_with(raw, BAD_DECODING_ERROR)
+
+            client = Client(server.endpoint, timeout=5)  # the server is still there
+            await client.connect()
+            await client.disconnect()
+        finally:
+            await server.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 50))
