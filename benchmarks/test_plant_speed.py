@@ -57,7 +57,7 @@ def mestwin_line(seed: int, horizon: float) -> int:
     """Parts finished by the same line built from a scenario (event log and accounting on)."""
     stations: list[dict[str, Any]] = [
         {"id": f"s{i}", "process_time": {"dist": "exponential", "mean": 1.0}, "buffer": BUFFER,
-         **({"to": f"s{i + 1}"} if i + 1 < STATIONS else {})}
+         "to": f"s{i + 1}" if i + 1 < STATIONS else "sink"}
         for i in range(STATIONS)
     ]
     scenario = parse_scenario({"name": "bench line", "seed": seed, "horizon": horizon,
