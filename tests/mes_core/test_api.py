@@ -4,24 +4,28 @@ holds, inspections and NCRs; bad requests get a 4xx with the reason."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mestwin.mes_core.api import create_app
+from mestwin.mes_core.errors import InvalidValueError, NotFoundError, StateConflictError
 from mestwin.mes_core.losses import LossTaxonomy
 from mestwin.mes_core.quality import StopRequest
 from mestwin.mes_core.reporting import ShiftCalendar, ShiftPattern
 from mestwin.mes_core.store import (
     AuditRecord,
     EquipmentStateEvent,
+    Inspection,
     Item,
     ProductionCount,
+    QualitySpec,
     Routing,
     RoutingOperation,
     TimeElement,
@@ -309,3 +313,149 @@ def test_values_that_do_not_fit_the_store_are_422_on_every_back_end(
     assert ok(client.get(f"/ncrs/{bad['ncr']}"))["defect_code"] == "c" * 64 + ":out_of_spec"
     refused(client.post("/inspections", json={"spec_id": spec["id"], "value": 0,
                                                "inspector": "i" * 65}), "body", "inspector")
+
+
+def post_raw(client: TestClient, path: str, body: str) -> Any:
+    """POST *body* as it is: JSON has no infinity, but ``1e309`` overflows to it when read
+    and Python's reader also takes ``NaN``."""
+    return client.post(path, content=body, headers={"content-type": "application/json"})
+
+
+def fill_step(store_factory: Any) -> int:
+    with store_factory() as db:
+        step: int = db.scalars(select(RoutingOperation.id)
+                               .where(RoutingOperation.sequence == 10)).one()
+        return step
+
+
+def count(store_factory: Any, model: Any) -> int:
+    with store_factory() as db:
+        found: int = db.scalar(select(func.count()).select_from(model))
+        return found
+
+
+def test_numbers_that_are_not_finite_are_422_naming_the_field(
+    client: TestClient, store_factory: Any
+) -> None:
+    """Infinity (1e309, -1e309) or NaN as an inspection value, a lot, order or consumed
+    quantity, or a spec limit or target is a 422 whose error names the field and echoes the
+    input as text; nothing is stored and capability still answers."""
+    fill = fill_step(store_factory)
+    spec = ok(client.post("/specs", json={"routing_operation_id": fill,
+                                          "characteristic": "fill_ml", "lsl": 495,
+                                          "usl": 505}), 201)
+    ok(client.post("/lots", json={"code": "C", "item": "CAP", "quantity": 10}), 201)
+    ok(client.post("/lots", json={"code": "B", "item": "BOTTLE", "quantity": 10}), 201)
+    cases = [
+        ("/inspections", f'{{"spec_id": {spec["id"]}, "value": 1e309, "inspector": "op"}}',
+         "value", "inf"),
+        ("/inspections", f'{{"spec_id": {spec["id"]}, "value": -1e309, "inspector": "op"}}',
+         "value", "-inf"),
+        ("/inspections", f'{{"spec_id": {spec["id"]}, "value": NaN, "inspector": "op"}}',
+         "value", "nan"),
+        ("/lots", '{"code": "L", "item": "CAP", "quantity": 1e309}', "quantity", "inf"),
+        ("/orders", '{"code": "PO-1", "item": "BOTTLE", "quantity": 1e309}', "quantity", "inf"),
+        ("/consumptions", '{"parent": "C", "child": "B", "quantity": NaN, "event_id": "e"}',
+         "quantity", "nan"),
+        ("/specs", f'{{"routing_operation_id": {fill}, "characteristic": "a", "lsl": 1, '
+         '"usl": 1e309}', "usl", "inf"),
+        ("/specs", f'{{"routing_operation_id": {fill}, "characteristic": "a", '
+         '"lsl": -1e309}', "lsl", "-inf"),
+        ("/specs", f'{{"routing_operation_id": {fill}, "characteristic": "a", "usl": 1, '
+         '"target": NaN}', "target", "nan"),
+    ]
+    for path, body, field, echoed in cases:
+        errors = refused(post_raw(client, path, body), "body", field)
+        assert [(e["type"], e["input"]) for e in errors] == [("finite_number", echoed)], path
+    assert count(store_factory, Inspection) == 0
+    assert count(store_factory, QualitySpec) == 1
+    assert [lot["code"] for lot in (ok(client.get(f"/lots/{c}")) for c in "CB")] == ["C", "B"]
+    ok(client.get("/lots/L"), 404)
+    ok(client.get("/orders/PO-1"), 404)
+    assert ok(client.get(f"/specs/{spec['id']}/capability"))["n"] == 0
+
+
+def test_integers_beyond_the_store_are_422_naming_the_parameter(
+    client: TestClient, store_factory: Any
+) -> None:
+    """?last=2**63 (one past BIGINT, what LIMIT takes) is a 422 naming last; 2**63 - 1 is
+    answered; an id beyond INTEGER in a body is a 422 naming it."""
+    spec = ok(client.post("/specs", json={"routing_operation_id": fill_step(store_factory),
+                                          "characteristic": "c", "usl": 1}), 201)
+    refused(client.get(f"/specs/{spec['id']}/capability", params={"last": 2**63}),
+            "query", "last")
+    assert ok(client.get(f"/specs/{spec['id']}/capability",
+                         params={"last": 2**63 - 1}))["n"] == 0
+    refused(client.post("/inspections", json={"spec_id": spec["id"], "value": 1,
+                                              "inspector": "op",
+                                              "order_operation_id": 2**31}),
+            "body", "order_operation_id")
+
+
+def test_capability_answers_for_odd_but_valid_data(client: TestClient,
+                                                   store_factory: Any) -> None:
+    """Inspections at the float limits are stored and capability answers 200 (mean 0; the
+    spread of 2.4e308 is beyond a float, so null); rows holding +-infinity written past the
+    ORM (as a store filled before the checks may hold; SQLite cannot even hold NaN) make the
+    statistics null, still 200; the last two inspections leave them out."""
+    spec = ok(client.post("/specs", json={"routing_operation_id": fill_step(store_factory),
+                                          "characteristic": "c", "lsl": -1, "usl": 1}), 201)
+    with store_factory() as db:
+        db.execute(insert(Inspection), [
+            {"spec_id": spec["id"], "value": v, "passed": False, "inspector": "old",
+             "at": DAY0} for v in (math.inf, -math.inf)])
+        db.commit()
+    for value, at in ((1.7976931348623157e308, h(1)), (-1.7976931348623157e308, h(2))):
+        ok(client.post("/inspections", json={"spec_id": spec["id"], "value": value,
+                                             "inspector": "op", "at": at}), 201)
+    last2 = ok(client.get(f"/specs/{spec['id']}/capability", params={"last": 2}))
+    assert (last2["n"], last2["mean"], last2["stdev"]) == (2, 0.0, None)
+    assert last2["cp"] == pytest.approx(2 / (6 * 1.7976931348623157e308 * math.sqrt(2)))
+    every = ok(client.get(f"/specs/{spec['id']}/capability"))
+    assert every == {"spec_id": spec["id"], "n": 4, "mean": None, "stdev": None, "cp": None,
+                     "cpk": None}
+
+
+def test_date_times_without_utc_and_overlong_shift_windows_are_422(client: TestClient) -> None:
+    """A date-time UTC cannot hold (year 9999 west of Greenwich, year 1 east of it) is a 422
+    naming the field; a per-shift report is refused beyond 366 days (it works per shift
+    instance), answered at 366."""
+    refused(client.post("/inspections", json={"spec_id": 1, "value": 1, "inspector": "op",
+                                              "at": "9999-12-31T23:00:00-05:00"}),
+            "body", "at")
+    refused(client.get("/oee/WU1", params={"start": "0001-01-01T00:00:00+05:00",
+                                           "end": h(1)}), "query", "start")
+    assert "366 days" in ok(client.get("/oee/WU1/shifts", params={
+        "start": h(0), "end": h(366 * 24 + 1)}), 422)["detail"]
+    assert len(ok(client.get("/oee/WU1/shifts", params={"start": h(0),
+                                                         "end": h(366 * 24)}))) == 2 * 366
+
+
+def test_domain_errors_get_their_status_and_a_stray_value_error_is_500(
+    client: TestClient, store_factory: Any
+) -> None:
+    """The core's own errors answer 404, 409 or 422 with their reason (a serial of two, a lot
+    consumed into itself, a blank signature from the audit trail); only those types are
+    mapped, so a builtin ValueError, as a bug would raise, is a 500."""
+    ok(client.post("/lots", json={"code": "C", "item": "CAP"}), 201)
+    assert "a serial has quantity 1" in ok(client.post("/lots", json={
+        "code": "S", "item": "CAP", "kind": "serial", "quantity": 2, "lot": "C"}), 422)["detail"]
+    assert "itself" in ok(client.post("/consumptions", json={
+        "parent": "C", "child": "C", "quantity": 1, "event_id": "e"}), 422)["detail"]
+    assert "who made it" in ok(client.post("/holds", json={"lot": "C", "who": " ",
+                                                           "why": "x"}), 422)["detail"]
+    ok(client.post("/holds", json={"lot": "C", "who": "qa", "why": "x"}), 201)
+    ok(client.post("/holds", json={"lot": "C", "who": "qa", "why": "x"}), 409)
+    ok(client.get("/specs/77/capability"), 404)
+    app = create_app(store_factory)
+    mapped = {c for c in app.exception_handlers if isinstance(c, type)}
+    assert {NotFoundError, StateConflictError, InvalidValueError} <= mapped
+    assert {c for c in mapped if issubclass(InvalidValueError, c)} == {InvalidValueError}
+
+    def buggy() -> None:
+        raise ValueError("a bug")
+
+    app.add_api_route("/buggy", buggy)
+    with TestClient(app, raise_server_exceptions=False) as bare:
+        assert bare.get("/buggy").status_code == 500
+        assert bare.get("/lots/C").status_code == 200

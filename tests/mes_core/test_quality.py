@@ -7,12 +7,13 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mestwin.mes_core.errors import NotFoundError, StateConflictError
+from mestwin.mes_core.errors import InvalidValueError, NotFoundError, StateConflictError
 from mestwin.mes_core.quality import (
     GATE_ACTOR,
+    Capability,
     StopRequest,
     add_gate,
     add_spec,
@@ -23,12 +24,14 @@ from mestwin.mes_core.quality import (
     cpk,
     disposition_ncr,
     list_ncrs,
+    open_ncr,
     record_inspection,
     spec_capability,
 )
 from mestwin.mes_core.store import (
     AuditRecord,
     Disposition,
+    Inspection,
     Item,
     NcrStatus,
     OperationState,
@@ -88,6 +91,57 @@ def test_capability_indices_follow_the_reference_formulas() -> None:
     assert capability([500.0, 500.0], 495.0, 505.0).cpk is None
     assert math.isclose(capability([499, 500, 501, 500, 500], 495, 505).cp or 0,
                         10 / (6 * math.sqrt(0.5)))
+
+
+def test_capability_holds_for_any_finite_values_and_is_undefined_for_others() -> None:
+    """Values near the float limit neither overflow nor fail: the mean of +-1.7e308 is 0, the
+    spread (2.4e308) is beyond a float, so None, yet Cp = 4 / 6s and Cpk = -1 / 3s still are
+    (tiny) floats; limits +-1e308 whose difference overflows give Cp = 10 sqrt 2 / 3 for
+    1e308 and 9e307. A window holding infinity or NaN (rows stored before the store refused
+    them) has no statistics."""
+    big = capability([1.7e308, -1.7e308], 1.0, 5.0)
+    assert 1.7e308 * math.sqrt(2) == math.inf  # the sample s of the two
+    assert (big.n, big.mean, big.stdev) == (2, 0.0, None)
+    assert big.cp == pytest.approx(4 / (6 * 1.7) / math.sqrt(2) * 1e-308, rel=1e-9)
+    assert big.cpk == pytest.approx(-1 / (3 * 1.7) / math.sqrt(2) * 1e-308, rel=1e-9)
+    wide = capability([1e308, 9e307], -1e308, 1e308)
+    assert wide.mean == pytest.approx(9.5e307)
+    assert wide.stdev == pytest.approx(1e307 / math.sqrt(2))
+    assert wide.cp == pytest.approx(10 * math.sqrt(2) / 3)
+    assert wide.cpk == pytest.approx(math.sqrt(2) / 6)
+    for odd in ([math.inf, 1.0], [math.nan, 1.0, 2.0], [math.inf, -math.inf]):
+        assert capability(odd, 0.0, 5.0) == Capability(len(odd), None, None, None, None)
+    assert cp(0.0, 1e308, 1e-308) is None
+
+
+def test_numbers_that_are_not_finite_are_refused_and_change_nothing(db: Session) -> None:
+    """An infinite or NaN inspection value, spec limit or target, or NCR quantity raises
+    InvalidValueError naming it before anything is written; so does a window of fewer than
+    one inspection or more than BIGINT holds, and a disposition that does not exist."""
+    ids = setup(db)
+    for limits, name in (({"lsl": math.inf}, "lsl is inf"), ({"usl": math.nan}, "usl is nan"),
+                         ({"usl": 1.0, "target": -math.inf}, "target is -inf")):
+        with pytest.raises(InvalidValueError, match=name):
+            add_spec(db, routing_operation_id=ids["fill"], characteristic="c", **limits)
+    spec = add_spec(db, routing_operation_id=ids["fill"], characteristic="c", usl=1.0)
+    for value in (math.inf, -math.inf, math.nan):
+        with pytest.raises(InvalidValueError, match=r"inspection value is .*; only finite"):
+            record_inspection(db, spec_id=spec.id, value=value, inspector="lab",
+                              order_operation_id=ids["PO-1"])
+    with pytest.raises(InvalidValueError, match="NCR quantity"):
+        open_ncr(db, defect_code="d", who="qa", order_operation_id=ids["PO-1"],
+                 quantity=math.nan)
+    db.commit()
+    assert db.scalar(select(func.count()).select_from(Inspection)) == 0
+    assert list_ncrs(db) == []
+    assert db.scalars(select(OrderOperation.state).where(
+        OrderOperation.id == ids["PO-1"])).one() is OperationState.RUNNING
+    for last in (0, 2**63):
+        with pytest.raises(InvalidValueError, match="last"):
+            spec_capability(db, spec.id, last=last)
+    ncr = open_ncr(db, defect_code="d", who="qa", order_operation_id=ids["PO-1"])
+    with pytest.raises(InvalidValueError, match="melt"):
+        disposition_ncr(db, ncr.code, "melt", who="qa", why="x")
 
 
 def test_inspection_passes_inside_the_limits_and_failure_trips_the_gate(db: Session) -> None:

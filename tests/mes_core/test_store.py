@@ -3,6 +3,7 @@ set): pragmas, constraints, value checks, time zones, audit trail, genealogy."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -303,6 +304,35 @@ def test_values_that_do_not_fit_are_refused_alike_on_every_back_end(session: Ses
     assert session.scalar(select(func.count()).select_from(ProductionOrder)) == 1
     assert session.scalar(select(func.count()).select_from(AuditRecord)) == 1
     assert session.scalars(select(Item.code)).all() == ["I"]
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+def test_numbers_that_are_not_finite_never_reach_the_database(session: Session,
+                                                              bad: float) -> None:
+    """Infinity and NaN in a float column raise StoreValueError naming the column, through
+    the ORM and through insert_batches, and nothing is written (SQLite would keep infinity
+    and turn NaN into NULL, PostgreSQL keeps both); so does an integer too large for a float;
+    the largest finite float is stored."""
+    wu = plant(session)["wu"]
+    item = Item(code="I")
+    session.add(item)
+    session.commit()
+    for quantity in (bad, 10**400):
+        session.add(MaterialLot(code="L", item_id=item.id, quantity=quantity))
+        with pytest.raises(StoreValueError, match=r"material_lot\.quantity is "):
+            session.commit()
+        session.rollback()
+    with pytest.raises(StoreValueError, match=r"production_count\.good is .*only finite"):
+        insert_batches(session, ProductionCount, [
+            {"work_unit_id": wu.id, "at": T0, "produced": 1.0, "good": 1.0},
+            {"work_unit_id": wu.id, "at": T0, "produced": 1.0, "good": bad},
+        ])
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(MaterialLot)) == 0
+    assert session.scalar(select(func.count()).select_from(ProductionCount)) == 0
+    session.add(MaterialLot(code="L", item_id=item.id, quantity=1.7976931348623157e308))
+    session.commit()
+    assert session.scalars(select(MaterialLot.quantity)).one() == 1.7976931348623157e308
 
 
 def test_date_times_keep_their_instant_on_every_back_end(session: Session) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -16,7 +17,7 @@ from mestwin.mes_core.api.schemas import (
     UnitOeeOut,
     UtcDatetime,
 )
-from mestwin.mes_core.errors import NotFoundError
+from mestwin.mes_core.errors import InvalidValueError, NotFoundError
 from mestwin.mes_core.reporting import (
     downtime_pareto,
     oee,
@@ -29,6 +30,10 @@ router = APIRouter(tags=["reports"])
 
 Start = Annotated[UtcDatetime, Query(description="window start (inclusive), ISO 8601")]
 End = Annotated[UtcDatetime, Query(description="window end (exclusive), ISO 8601")]
+
+MAX_SHIFT_WINDOW = timedelta(days=366)
+"""The longest window of a per-shift report: it works per shift instance, so a window of
+centuries would keep a server thread busy for minutes (refused with 422 instead)."""
 
 
 @router.get("/oee/{equipment}", response_model=OeeOut)
@@ -48,9 +53,13 @@ def get_oee(equipment: str, start: Start, end: End, db: Db, cfg: Config) -> OeeO
 def get_oee_by_shift(
     equipment: str, start: Start, end: End, db: Db, cfg: Config, by_name: bool = False,
 ) -> list[ShiftOeeOut]:
-    """OEE per shift instance in the window (or per shift name with *by_name*)."""
+    """OEE per shift instance in the window (or per shift name with *by_name*); the window
+    spans at most 366 days."""
     if cfg.calendar is None:
         raise NotFoundError("no shift calendar is configured")
+    if end - start > MAX_SHIFT_WINDOW:
+        raise InvalidValueError(f"a per-shift report spans at most {MAX_SHIFT_WINDOW.days} "
+                                f"days; {start.isoformat()} to {end.isoformat()} is longer")
     return [
         ShiftOeeOut(shift=r.shift, day=r.day, start=r.start, end=r.end,
                     time=r.measurements.time, quantities=r.measurements.quantities, kpis=r.kpis)
