@@ -272,8 +272,8 @@ def test_a_station_without_destination_exits_2_and_says_how_to_reach_the_sink(
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.startswith(
-        f"{file}: stations[0].to: expected a destination: units of 'part' (a product "
-        "without a routing) reach 'cut'"), done.stderr
+        f"{file}: stations[0].to: expected a destination: units (without a routing) reach "
+        "'cut' and need somewhere to go"), done.stderr
     assert "write `to: sink`" in done.stderr
 
 

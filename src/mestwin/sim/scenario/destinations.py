@@ -36,6 +36,7 @@ def source_products(src: SourceSpec) -> list[str]:
 def check_destinations(s: Scenario) -> None:
     """Raise :class:`ScenarioReferenceError` for a node whose units would have nowhere to go."""
     routed = {p.id for p in s.products if p.routing}
+    declared = {p.id for p in s.products}
     nodes: dict[str, tuple[str, int, Any]] = {}
     groups: list[tuple[str, Sequence[Any]]] = [
         ("sources", s.sources), ("stations", s.stations), ("conveyors", s.conveyors)]
@@ -54,10 +55,12 @@ def check_destinations(s: Scenario) -> None:
                     return  # the assembled unit follows its own routing
                 product = output
             if spec.to is None:
+                who = (f"units of {product!r} (a product without a routing)"
+                       if product in declared else "units (without a routing)")
                 raise ScenarioReferenceError(
                     f"{group}[{i}].to",
-                    f"expected a destination: units of {product!r} (a product without a "
-                    f"routing) reach {node!r} and need somewhere to go; {_HOW}")
+                    f"expected a destination: {who} reach {node!r} and need somewhere to "
+                    f"go; {_HOW}")
             node = spec.to
 
     for src in s.sources:

@@ -42,11 +42,9 @@ def _path(loc: tuple[int | str, ...], data: Any, kind: str) -> str:
         if isinstance(part, int) and isinstance(data, list) and part < len(data):
             data = data[part]
             out += f"[{part}]"
-        elif isinstance(part, str) and (
-            (isinstance(data, dict) and part in data) or (last and kind == "missing")
-        ):
+        elif (isinstance(data, dict) and part in data) or (last and kind == "missing"):
             data = data.get(part) if isinstance(data, dict) else None
-            out += f".{part}" if out else part
+            out += f".{part}" if out else str(part)
     return out
 
 
