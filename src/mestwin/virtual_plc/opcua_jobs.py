@@ -38,7 +38,16 @@ from typing import Any
 
 from asyncua import ua
 
+from mestwin.virtual_plc.tags import MESSAGE, TAG_BY_PATH
+
+ID_LENGTH = TAG_BY_PATH["JobManagement.JobOrderID"].length
+"""Maximum characters of a JobOrderID and a MaterialDefinitionID (the JobOrderID tag's)."""
+DESCRIPTION_LENGTH = MESSAGE
+"""Maximum characters of a job order's Description."""
+
 __all__ = [
+    "DESCRIPTION_LENGTH",
+    "ID_LENGTH",
     "JobOrder",
     "JobOrderList",
     "JobState",
@@ -144,8 +153,14 @@ class JobOrderList:
     def store(
         self, job_order_id: str, material_id: str, quantity: int, description: str = ""
     ) -> ReturnStatus:
-        """Download an order in state NotAllowedToStart."""
-        if not job_order_id or quantity <= 0 or job_order_id in self._orders:
+        """Download an order in state NotAllowedToStart.
+
+        Refused (INVALID_REQUEST, nothing stored): an empty or duplicate id, a quantity
+        that is not positive, and strings longer than their limits (:data:`ID_LENGTH`
+        characters for the ids, :data:`DESCRIPTION_LENGTH` for the description)."""
+        too_long = (len(job_order_id) > ID_LENGTH or len(material_id) > ID_LENGTH
+                    or len(description) > DESCRIPTION_LENGTH)
+        if not job_order_id or quantity <= 0 or job_order_id in self._orders or too_long:
             return ReturnStatus.INVALID_REQUEST
         self._orders[job_order_id] = JobOrder(job_order_id, material_id, quantity, description)
         return self._changed()
@@ -278,6 +293,8 @@ class UaArgument:
     name: str
     variant_type: ua.VariantType
     description: str = ""
+    max_length: int = 0
+    """Maximum characters of a String argument (0: no limit); longer is Bad_OutOfRange."""
 
 
 @dataclass(frozen=True)
@@ -295,12 +312,17 @@ class UaMethod:
     description: str = ""
 
 
-_ID = UaArgument("JobOrderID", ua.VariantType.String, "Id of the job order")
+_ID = UaArgument(
+    "JobOrderID", ua.VariantType.String, f"Id of the job order (at most {ID_LENGTH} characters)",
+    ID_LENGTH,
+)
 _STORE_ARGS = (
     _ID,
-    UaArgument("MaterialDefinitionID", ua.VariantType.String, "Product to make"),
+    UaArgument("MaterialDefinitionID", ua.VariantType.String,
+               f"Product to make (at most {ID_LENGTH} characters)", ID_LENGTH),
     UaArgument("Quantity", ua.VariantType.UInt32, "Units to process"),
-    UaArgument("Description", ua.VariantType.String, "Free text"),
+    UaArgument("Description", ua.VariantType.String,
+               f"Free text (at most {DESCRIPTION_LENGTH} characters)", DESCRIPTION_LENGTH),
 )
 _STATUS = (UaArgument("ReturnStatus", ua.VariantType.UInt64, "0 OK, 1 unknown, 2 state, 3 bad"),)
 

@@ -4,7 +4,8 @@
 (``<Line>.<Machine>.<dotted path>``, see :func:`node_id_string`), so a server adds a whole
 plant's address space in one batch and its NodeIds survive a restart;
 :func:`method_callback` checks a method call's arguments against its declaration before the
-handler runs (BadArgumentsMissing, BadTooManyArguments, BadTypeMismatch).
+handler runs (BadArgumentsMissing, BadTooManyArguments, BadTypeMismatch; a String longer than
+its ``max_length``: BadInvalidArgument with BadOutOfRange in its InputArgumentResult).
 """
 
 from __future__ import annotations
@@ -169,6 +170,18 @@ def method_callback(method: UaMethod) -> Any:
         for arg, value in zip(args, method.inputs, strict=True):
             if isinstance(arg, ua.Variant) and arg.VariantType != value.variant_type:
                 return status(StatusCodes.BadTypeMismatch)
+        too_long = [
+            bool(a.max_length) and isinstance(v, str) and len(v) > a.max_length
+            for v, a in zip(values, method.inputs, strict=True)
+        ]
+        if any(too_long):  # OPC 10000-4 5.11.2: Bad_InvalidArgument, the reason per argument
+            return ua.CallMethodResult(
+                StatusCode=status(StatusCodes.BadInvalidArgument),
+                InputArgumentResults=[
+                    status(StatusCodes.BadOutOfRange if bad else StatusCodes.Good)
+                    for bad in too_long
+                ],
+            )
         result = method.handler(values)
         if isinstance(result, ua.StatusCode):
             return result

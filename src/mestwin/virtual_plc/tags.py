@@ -112,6 +112,9 @@ class TagSpec:
     """Maximum number of characters of a String tag (sizes its Modbus registers)."""
     modbus: bool = True
     """Whether the tag appears in the Modbus register map (long texts are OPC UA only)."""
+    values: tuple[int, int] | None = None
+    """Inclusive range of the values a client may write to an integer tag, when narrower
+    than its data type (``CntrlCmd``: the PackML commands, ``UnitMode``: the modes)."""
 
     @property
     def writable(self) -> bool:
@@ -120,7 +123,10 @@ class TagSpec:
 
     @property
     def default(self) -> TagValue:
-        """The value the tag holds before the PLC's first scan."""
+        """The value the tag holds before the PLC's first scan (the lowest of ``values``
+        when the type's zero is not one of them: ``UnitMode`` starts as 1 Production)."""
+        if self.values is not None and not self.values[0] <= 0 <= self.values[1]:
+            return self.values[0]
         return _DEFAULTS[self.data_type]
 
 
@@ -135,9 +141,10 @@ def check_value(spec: TagSpec, value: object) -> TagValue:
     """Return *value* converted to the Python type of *spec*, or raise.
 
     Raises :class:`TypeError` for a value of the wrong kind (a string for an Int32, a float
-    for a Boolean) and :class:`ValueError` for one out of range (a negative UInt16, a string
-    longer than ``spec.length``). ints are accepted for Float/Double; bools are not ints.
-    Both protocol servers rely on this one rule set, through ``VirtualPLC.write``.
+    for a Boolean) and :class:`ValueError` for one out of range (a negative UInt16, a value
+    outside ``spec.values``, a string longer than ``spec.length``). ints are accepted for
+    Float/Double; bools are not ints. Both protocol servers rely on this one rule set,
+    through ``VirtualPLC.write``.
     """
     dt = spec.data_type
     if dt is DataType.BOOLEAN:
@@ -148,6 +155,9 @@ def check_value(spec: TagSpec, value: object) -> TagValue:
             low, high = INT_RANGES[dt]
             if not low <= value <= high:
                 raise ValueError(f"{spec.path}: {value} outside {dt} range [{low}, {high}]")
+            if spec.values is not None and not spec.values[0] <= value <= spec.values[1]:
+                raise ValueError(f"{spec.path}: {value} is not one of {spec.values[0]}.."
+                                 f"{spec.values[1]}")
             return value
     elif dt in (DataType.FLOAT, DataType.DOUBLE):
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -172,11 +182,19 @@ _I32, _U32, _F = DataType.INT32, DataType.UINT32, DataType.FLOAT
 _D, _S, _DT = DataType.DOUBLE, DataType.STRING, DataType.DATETIME
 
 TEXT = 32
-"""Length of id strings (work order, lot, serial, job order)."""
+"""Maximum characters of id strings: work order, lot, serial, product, job order and
+material ids (PackTags strings are fixed-size PLC STRINGs; 32 fits the ids of every shipped
+scenario and 16 Modbus registers of two ASCII characters)."""
 MESSAGE = 64
+"""Maximum characters of message strings (stop reasons, alarms, job order descriptions)."""
 CONSUMED_LENGTH = 255
 """Characters of ``Status.Consumed`` (an assembly's kit, with lots; not on Modbus)."""
-"""Length of message strings."""
+COMMAND_VALUES = (0, 10)
+"""``Command.CntrlCmd`` values: the PackML commands 0 Undefined .. 10 Complete (packml.Command)."""
+UNIT_MODE_VALUES = (1, 3)
+"""``Command.UnitMode`` values: 1 Production, 2 Maintenance, 3 Manual (packml.UnitMode; 0 is
+Invalid and 4-31 are user defined, which this PLC defines none of)."""
+_VALUES = {"UnitMode": UNIT_MODE_VALUES, "CntrlCmd": COMMAND_VALUES}
 
 
 class _Row(NamedTuple):
@@ -194,8 +212,9 @@ def _group(group: Group, prefix: str, rows: Iterable[tuple[Any, ...]]) -> list[T
     for fields in rows:
         row = _Row(*fields)
         length = row.length if row.length >= 0 else (TEXT if row.data_type is _S else 0)
+        values = _VALUES.get(row.name) if group is Group.COMMAND else None
         specs.append(TagSpec(prefix + row.name, row.data_type, row.access, group, row.unit,
-                             row.description, length, row.modbus))
+                             row.description, length, row.modbus, values))
     return specs
 
 
