@@ -467,6 +467,19 @@ def test_an_override_that_conflicts_with_the_file_is_named_as_the_command_lines(
     assert str(file) + ":" not in done.stderr  # not blamed on the file
 
 
+@pytest.mark.timeout(120)
+def test_serve_names_its_own_option_too(tmp_path: Path) -> None:
+    """`mestwin serve --seed -1` is the command line's mistake; it exits 2 before serving."""
+    file = tmp_path / "warm.yaml"
+    file.write_text(WARM)
+    done = subprocess.run([sys.executable, "-m", "mestwin.cli", "serve", str(file), "--seed",
+                           "-1"], capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        "mestwin serve: --seed -1: expected a value greater than or equal to 0"), done.stderr
+    assert "Serving" not in done.stdout
+
+
 def test_the_same_conflict_written_in_the_file_is_the_files(tmp_path: Path) -> None:
     """Without options, a warm-up beyond the horizon is the file's mistake."""
     from mestwin.sim.scenario import ScenarioError, load_scenario

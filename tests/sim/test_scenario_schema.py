@@ -138,3 +138,43 @@ def test_the_schema_still_rejects_wrong_files_and_so_does_the_loader(
     assert words in text, text
     with pytest.raises(ScenarioError):
         parse_scenario(data)
+
+
+@pytest.mark.timeout(120)
+def test_the_schemas_duration_pattern_accepts_exactly_what_the_loader_accepts(
+    validator: Draft202012Validator,
+) -> None:
+    """Editor and loader agree on every duration string: the schema's pattern (as printed)
+    against :func:`parse_duration`, over strings built from the characters durations use."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from mestwin.sim.scenario.durations import parse_duration
+
+    horizon = validator.schema["properties"]["horizon"]["anyOf"]
+    pattern = next(branch["pattern"] for branch in horizon if branch.get("type") == "string")
+
+    def loads(text: str) -> bool:
+        try:
+            parse_duration(text)
+        except ValueError:
+            return False
+        return True
+
+    spaces = st.sampled_from(["", " ", "  ", "\t"])
+    number = st.one_of(st.from_regex(r"[0-9]{0,3}\.?[0-9]{0,3}([eE][-+]?[0-9]{0,2})?",
+                                     fullmatch=True), st.text("0123456789.eE+-", max_size=5))
+    unit = st.sampled_from(["", "ms", "s", "sec", "secs", "min", "mins", "m", "h", "hr", "d",
+                            "D", "w", "wk", "us", "x"])
+    durations = st.one_of(st.tuples(spaces, number, spaces, unit, spaces).map("".join),
+                          st.text(alphabet="0123456789.eE+- msecinhdwx", max_size=9))
+
+    @settings(max_examples=2000, deadline=None)
+    @given(durations)
+    def agree(text: str) -> None:
+        assert (re.search(pattern, text) is not None) == loads(text), text
+
+    agree()
+    for text in ("30d", "250ms", "1.5 h", ".5min", "1e3s", "90"):  # some that must pass
+        assert re.search(pattern, text), text
+        assert loads(text), text
