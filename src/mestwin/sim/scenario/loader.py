@@ -3,6 +3,9 @@
 :func:`load_scenario` raises :class:`ScenarioError` for anything wrong with a file: a
 missing file, broken YAML (with line and column), a field of the wrong type or value, an
 unknown field, a broken cross-reference. ``mestwin run`` prints the error and exits 2.
+Messages are in the file's terms (the field path as written, what was expected, what was
+found), never the validator's type names; a value set by a command-line option is reported
+as the option's (:mod:`mestwin.sim.scenario.overrides`).
 """
 
 from __future__ import annotations
@@ -48,8 +51,8 @@ def _path(loc: tuple[int | str, ...], data: Any, kind: str) -> str:
     return out
 
 
-_MAPPING = "expected a mapping of `key: value` fields"
 # What each kind of pydantic error expected, in the words of a scenario file.
+_MAPPING = "expected a mapping of `key: value` fields"
 _EXPECTED = {
     "dict_type": _MAPPING,
     "model_type": _MAPPING,
@@ -66,7 +69,6 @@ _EXPECTED = {
     "missing": "required field is missing",
     "extra_forbidden": "unknown field (check the spelling; `mestwin schema` lists the fields)",
 }
-
 _COMPARISONS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
@@ -84,6 +86,7 @@ def _message(error: Any, data: Any) -> tuple[str, str, str]:
     if kind not in ("missing", "extra_forbidden") and "input" in error:
         message = f"{message}; got {error['input']!r}"
     return path, message, kind
+
 
 def _dedupe(problems: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
     """One problem per field; a misspelt field is one problem, not a missing plus an unknown.
