@@ -5,8 +5,9 @@ Schemathesis (v4) reads the app's own OpenAPI document and generates requests fr
 ones and ones that break it (wrong types, missing fields, out-of-range numbers, odd strings),
 for every operation. They go over a real socket to uvicorn on 127.0.0.1, serving the app over
 a real SQLite store (PostgreSQL too when ``MESTWIN_PG_URL`` is set) seeded with a small plant,
-an order, lots, a hold, a spec with inspections and an NCR. So that requests get past "not
-found", generated codes and ids are swapped for seeded ones three times in four.
+orders, lots, a hold, a spec with inspections and an NCR, one store for all operations. So
+that requests get past "not found", generated codes and ids are swapped for seeded ones three
+times in four.
 
 The number of examples per operation is bounded (``MESTWIN_FUZZ_EXAMPLES``, 25 by default)
 so the run stays well under two minutes; set it higher for a long hunt by hand.
@@ -51,6 +52,7 @@ from mestwin.mes_core.store import (
     session_factory,
 )
 from tests.mes_core.conftest import build_plant
+from tests.store_backends import BACKENDS, store_engine_on
 
 EXAMPLES = int(os.environ.get("MESTWIN_FUZZ_EXAMPLES", "25"))
 """Examples per API operation and generation phase."""
@@ -198,12 +200,16 @@ def flatmap_body(_context: Any, body: Any) -> Any:
     return _seeded(KNOWN, body)
 
 
-@pytest.fixture
-def api_url(store_engine: Engine) -> Iterator[str]:
-    """The app served on 127.0.0.1 over a freshly seeded store (one per operation)."""
-    assert seed(store_engine) == KNOWN
-    with serving(_app(store_engine)) as url:
-        yield url
+@pytest.fixture(scope="module", params=BACKENDS)
+def api_url(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app served on 127.0.0.1 over a seeded store of each back end, shared by every
+    operation in turn, so what one route wrote (an order of 1e308 units, a released hold)
+    is what the next ones read."""
+    with store_engine_on(request.param, tmp_path_factory.mktemp("fuzz")) as engine:
+        assert seed(engine) == KNOWN
+        with serving(_app(engine)) as url:
+            yield url
 
 
 @pytest.mark.timeout(60)
