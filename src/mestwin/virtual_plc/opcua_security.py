@@ -5,17 +5,20 @@ What a real PLC server does and the twin reproduces:
 * an application instance certificate (self-signed here, generated with ``cryptography``)
   whose SubjectAltName carries the server's ApplicationUri, kept in ``<pki>/own`` so a
   restarted server presents the same certificate;
-* a trust list ``<pki>/trusted``: a client whose certificate is not there is refused with
-  BadCertificateUntrusted and its certificate is dropped in ``<pki>/rejected`` (move it to
-  ``trusted`` to accept it; the list is re-read on every new session);
+* a trust list ``<pki>/trusted``: a client whose certificate is not there is refused at
+  OpenSecureChannel (ERR Bad_SecurityChecksFailed, OPC 10000-6 6.7.4) and its certificate is
+  dropped in ``<pki>/rejected`` (move it to ``trusted`` to accept it; the list is re-read on
+  every new channel and session);
 * security policies None and Basic256Sha256 Sign & Encrypt (None can be disabled);
 * user authentication: username/password users with the role ``operator`` (may write
   commands and call methods) or ``viewer`` (read, browse, subscribe), and anonymous
   access with a configurable role (``viewer`` by default: read-only).
 
 asyncua accepts every client certificate unless a validator is installed
-(``Server.set_certificate_validator``); this module installs one backed by
-``asyncua.crypto.truststore.TrustStore``.
+(``Server.set_certificate_validator``), and then checks it at CreateSession only; this module
+installs one backed by ``asyncua.crypto.truststore.TrustStore`` and hands it to the
+:class:`~.opcua_transport.GuardedServer`, which also checks it at OpenSecureChannel, keeps
+#None channels to discovery, and wants passwords encrypted.
 """
 
 from __future__ import annotations

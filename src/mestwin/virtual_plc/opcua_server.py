@@ -20,7 +20,13 @@ every ``publish_interval`` wall seconds (sooner when a clock driver (:class:`Clo
 batch), with the PLC clock (``PACDateTime``) as SourceTimestamp. Client writes to tags go
 through ``VirtualPLC.write`` (the rule set Modbus shares): BadNotWritable for a read-only
 tag, BadUserAccessDenied for a session without the operator role, BadTypeMismatch for a
-Variant of the wrong built-in type, BadOutOfRange for a value the PLC refuses.
+Variant of the wrong built-in type, BadOutOfRange for a value the PLC refuses (a CntrlCmd
+outside 0..10, a UnitMode outside 1..3, a string over its length); a write to a node that
+does not exist is BadNodeIdUnknown. UserAccessLevel and UserExecutable are answered per
+session: without the operator role nothing is writable or executable.
+
+The asyncua server underneath is a :class:`~.opcua_transport.GuardedServer`: its endpoints'
+security is enforced on every path, and malformed messages get ERR and a closed connection.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ servers (OPC UA and Modbus TCP) are generated from :data:`TAGS`; neither may inv
   :class:`LossCategory`, one of Nakajima's six big losses plus ``PLANNED`` and ``EXTERNAL``
   (starved / blocked), so an MES can compute OEE loss trees from ``Admin.StopReason``.
 
-Value conventions: Boolean -> ``bool``; integer types -> ``int`` (range-checked);
+Value conventions: Boolean -> ``bool``; integer types -> ``int`` (range-checked, and
+within ``TagSpec.values`` where set: ``Command.CntrlCmd`` 0..10, ``Command.UnitMode`` 1..3);
 Float/Double -> ``float``; String -> ``str`` (at most ``TagSpec.length`` characters, ASCII on
 Modbus); DateTime -> timezone-aware ``datetime`` in UTC. Times are seconds of simulated time,
 speeds are units per minute (PackML's primary packages per minute).
