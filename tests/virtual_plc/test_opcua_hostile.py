@@ -372,3 +372,36 @@ def test_the_first_message_must_be_hello_and_a_broken_service_body_is_a_decoding
             await server.stop()
 
     asyncio.run(asyncio.wait_for(main(), 50))
+
+
+@pytest.mark.timeout(60)
+def test_two_servers_in_one_process_keep_their_own_rules(tmp_path: Path) -> None:
+    """An open server and a Sign & Encrypt server side by side: the same raw #None
+    CreateSession gets a session on the first and Bad_SecurityPolicyRejected on the second."""
+
+    async def main() -> None:
+        _plant, open_plc = one_plc()
+        _plant2, secured_plc = one_plc()
+        servers = [PlcOpcUaServer([open_plc], security=OpcUaSecurity()),
+                   PlcOpcUaServer([secured_plc], security=secured(tmp_path))]
+        for server in servers:
+            await server.start()
+        try:
+            answers = []
+            for server in servers:
+                raw = await RawClient.connect(server.endpoint)
+                await raw.hello(server.endpoint)
+                await raw.open_none_channel()
+                reply = await raw.message(create_session_request(server.endpoint))
+                assert reply is not None
+                answers.append(service_result(reply, ua.CreateSessionResponse))
+                raw.close()
+            assert isinstance(answers[0], ua.CreateSessionResponse)
+            assert answers[0].ResponseHeader.ServiceResult.value == 0
+            assert isinstance(answers[1], ua.ServiceFault)
+            assert answers[1].ResponseHeader.ServiceResult.value == BAD_SECURITY_POLICY_REJECTED
+        finally:
+            for server in servers:
+                await server.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 50))
