@@ -136,6 +136,11 @@ class RawClient:
             self.token_id = response.Parameters.SecurityToken.TokenId
         return reply
 
+    def message_frame(self, payload: bytes) -> bytes:
+        """A MSG chunk on the open channel, with the next sequence number, around *payload*."""
+        ids = struct.pack("<II", self.channel_id, self.token_id)
+        return frame(b"MSG", ids + self._sequence() + payload)
+
     async def message(self, request: Any, channel: int | None = None,
                       token: int | None = None) -> Reply | None:
         """Send *request* as one MSG chunk on the channel (or the ids given)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,19 @@ def secured(tmp_path: Path) -> OpcUaSecurity:
 
 def command_id(server: PlcOpcUaServer, plc: VirtualPLC, path: str) -> ua.NodeId:
     return server.node_id(plc, path)
+
+
+def server_log(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """What the server logged at WARNING and above (asyncua's server and ours)."""
+    return [r for r in caplog.records if r.levelno >= logging.WARNING
+            and r.name.startswith(("mestwin", "asyncua.server", "asyncuagds", "asyncua.crypto"))]
+
+
+def assert_quiet(caplog: pytest.LogCaptureFixture, lines: int) -> None:
+    """At most *lines* log lines and no traceback: a client cannot flood the log."""
+    records = server_log(caplog)
+    assert len(records) <= lines, [r.getMessage() for r in records]
+    assert not [r for r in records if r.exc_info], "a traceback was logged"
 
 
 async def refused_with(raw: RawClient, code: int) -> None:
@@ -183,7 +197,9 @@ def _opn_basic256sha256(server_der: bytes, client_der: bytes, key_pem: bytes) ->
 
 
 @pytest.mark.timeout(60)
-def test_an_untrusted_certificate_is_refused_at_open_secure_channel(tmp_path: Path) -> None:
+def test_an_untrusted_certificate_is_refused_at_open_secure_channel(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """A well-formed Basic256Sha256 OPN signed by an unknown certificate gets ERR
     Bad_SecurityChecksFailed before any session (OPC 10000-6 6.7.4) and lands in rejected/;
     the same OPN from a trusted certificate opens the channel."""
@@ -198,11 +214,13 @@ def test_an_untrusted_certificate_is_refused_at_open_secure_channel(tmp_path: Pa
         friend = generate_certificate(CLIENT_URI, "friend", client=True)
         security.trust(friend.certificate_der)
         try:
+            caplog.clear()
             raw = await RawClient.connect(server.endpoint)
             await raw.hello(server.endpoint)
             await raw.send(_opn_basic256sha256(
                 server_der, stranger.certificate_der, stranger.private_key_pem))
             await refused_with(raw, BAD_SECURITY_CHECKS_FAILED)
+            assert_quiet(caplog, 2)  # the certificate put aside, the connection closed
             name = hashlib.sha1(stranger.certificate_der, usedforsecurity=False).hexdigest()
             assert (security.rejected_dir / f"{name}.der").read_bytes() == stranger.certificate_der
 
@@ -324,20 +342,22 @@ def _open_server() -> tuple[VirtualPLC, PlcOpcUaServer]:
     ],
 )
 def test_a_malformed_message_gets_err_and_a_closed_connection(
-    name: str, after_hello: bytes, code: int
+    name: str, after_hello: bytes, code: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Each malformed message is answered with an ERR message carrying its Bad code, then
-    the server closes the connection."""
+    the server closes the connection and logs one line."""
 
     async def main() -> None:
         _plc, server = _open_server()
         await server.start()
         try:
+            caplog.clear()
             raw = await RawClient.connect(server.endpoint)
             ack = await raw.hello(server.endpoint)
             assert kind_of(ack) == b"ACK"
             await raw.send(after_hello)
             await refused_with(raw, code)
+            assert_quiet(caplog, 1)
         finally:
             await server.stop()
 
@@ -361,8 +381,7 @@ def test_the_first_message_must_be_hello_and_a_broken_service_body_is_a_decoding
             await raw.hello(server.endpoint)
             opened = await raw.open_none_channel()
             assert kind_of(opened) == b"OPN"
-            ids = raw.channel_id.to_bytes(4, "little") + raw.token_id.to_bytes(4, "little")
-            await raw.send(frame(b"MSG", ids + bytes([1, 0, 0, 0, 1, 0, 0, 0]) + b"\x01\x00\xff"))
+            await raw.send(raw.message_frame(b"\x01\x00\xff"))  # a NodeId cut short
             await refused_with(raw, BAD_DECODING_ERROR)
 
             client = Client(server.endpoint, timeout=5)  # the server is still there

@@ -346,6 +346,21 @@ class _RoleRuleset(_SimpleRoleRuleset):
         return action_type_id in self._allowed
 
 
+class _TrustList(TrustStore):
+    """asyncua's TrustStore without its traceback per untrusted certificate: any client
+    could flood the log with them. The refusal is logged once, by the validator."""
+
+    def is_trusted(self, certificate: x509.Certificate) -> bool:
+        if not self._trust_store:
+            return False
+        verifier = self.policy_builder.store(self._trust_store).build_client_verifier()
+        try:
+            verifier.verify(certificate, [])
+        except x509.verification.VerificationError:
+            return False
+        return True
+
+
 class _TrustListValidator:
     """Certificate validator that re-reads the trust list and keeps refused certificates.
 
@@ -356,7 +371,7 @@ class _TrustListValidator:
 
     def __init__(self, security: OpcUaSecurity) -> None:
         self._security = security
-        self._store = TrustStore([security.trusted_dir], [])
+        self._store = _TrustList([security.trusted_dir], [])
         self._validator = CertificateValidator(security.validation, self._store)
         self._channel_validator = CertificateValidator(
             security.validation & ~CertificateValidatorOptions.URI, self._store

@@ -210,9 +210,9 @@ class _GuardedProcessor(UaProcessor):
             certificate = x509.load_der_x509_certificate(sender)
             if self._rules.check_certificate is not None:
                 await self._rules.check_certificate(certificate)
-        except (ServiceError, ValueError) as error:
-            _log.warning("OPC UA channel refused: client certificate %s", _reason(error))
-            raise ServiceError(StatusCodes.BadSecurityChecksFailed) from None
+        except (ServiceError, ValueError) as error:  # the client learns no more (6.7.4)
+            raise _Refused(StatusCodes.BadSecurityChecksFailed,
+                           f"client certificate: {_reason(error)}") from None
 
     def open_secure_channel(self, algohdr: Any, seqhdr: Any, body: Buffer) -> None:
         request = struct_from_binary(ua.OpenSecureChannelRequest, body.copy())
@@ -225,7 +225,8 @@ class _GuardedProcessor(UaProcessor):
     async def _process_message(self, typeid: Any, requesthdr: Any, seqhdr: Any, body: Any) -> Any:
         policy = self._connection.security_policy
         if (policy.URI, policy.Mode) not in self._rules.policies and typeid not in _DISCOVERY_ONLY:
-            _log.warning("OPC UA request %s refused on a discovery-only channel", typeid)
+            _log.warning("OPC UA request %s refused on a discovery-only channel",
+                         getattr(typeid, "Identifier", typeid))
             fault = ua.ServiceFault()
             fault.ResponseHeader.ServiceResult = ua.StatusCode(
                 StatusCodes.BadSecurityPolicyRejected  # type: ignore[arg-type]
@@ -270,9 +271,9 @@ class _GuardedProtocol(OPCUAProtocol):
             return
         self._refused = True
         self._buffer = b""
-        _log.warning("OPC UA connection from %s closed: %s (%s)", self.peer_name,
-                     ua.StatusCode(code).name, reason)  # type: ignore[arg-type]
-        self.transport.write(error_message(code, reason))
+        name = ua.StatusCode(code).name  # type: ignore[arg-type]
+        _log.warning("OPC UA connection from %s closed: %s (%s)", self.peer_name, name, reason)
+        self.transport.write(error_message(code, name))  # the details stay in the log
         self.transport.close()
 
     def _chunk_limit(self) -> int:
@@ -333,7 +334,17 @@ def _status_of(error: Exception, secured: bool) -> int:
     return StatusCodes.BadDecodingError
 
 
+class _Refused(ServiceError):
+    """A ServiceError whose reason is logged (the ERR message carries the code only)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(code)
+        self.reason = reason
+
+
 def _reason(error: Exception) -> str:
+    if isinstance(error, _Refused):
+        return error.reason
     if isinstance(error, ServiceError | UaStatusCodeError):
         return ua.StatusCode(error.code).name  # type: ignore[arg-type]
     return f"{type(error).__name__}: {error}"[:200]
