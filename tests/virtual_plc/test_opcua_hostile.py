@@ -424,3 +424,45 @@ def test_two_servers_in_one_process_keep_their_own_rules(tmp_path: Path) -> None
                 await server.stop()
 
     asyncio.run(asyncio.wait_for(main(), 50))
+
+
+@pytest.mark.timeout(60)
+def test_a_plain_password_is_refused_on_the_none_endpoint_of_a_mixed_server(
+    tmp_path: Path,
+) -> None:
+    """A server offering both #None and Sign & Encrypt asks for passwords encrypted with its
+    key on the #None endpoint too: a raw #None session sending the operator's password in
+    plain text gets Bad_IdentityTokenInvalid at ActivateSession and cannot write."""
+
+    async def main() -> None:
+        _plant, plc = one_plc()
+        security = OpcUaSecurity(pki_dir=tmp_path / "pki", allow_none=True,
+                                 sign_and_encrypt=True,
+                                 users=(OpcUaUser("operator", "op", Role.OPERATOR),))
+        server = PlcOpcUaServer([plc], security=security)
+        await server.start()
+        try:
+            raw = await RawClient.connect(server.endpoint)
+            await raw.hello(server.endpoint)
+            await raw.open_none_channel()
+            reply = await raw.message(create_session_request(server.endpoint))
+            assert reply is not None
+            created = service_result(reply, ua.CreateSessionResponse)
+            assert isinstance(created, ua.CreateSessionResponse)  # #None is an endpoint here
+            raw.auth_token = created.Parameters.AuthenticationToken
+            reply = await raw.message(activate_with_password("operator", "op"))
+            assert reply is not None
+            fault = service_result(reply, ua.ActivateSessionResponse)
+            assert isinstance(fault, ua.ServiceFault)
+            assert fault.ResponseHeader.ServiceResult.value == BAD_IDENTITY_TOKEN_INVALID
+            reply = await raw.message(write_request(
+                command_id(server, plc, CNTRL_CMD), ua.Variant(3, VT.Int32)))
+            assert reply is not None
+            fault = service_result(reply, ua.WriteResponse)
+            assert isinstance(fault, ua.ServiceFault)  # the session was never activated
+            assert plc.tags[CNTRL_CMD] == 0
+            raw.close()
+        finally:
+            await server.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 50))
