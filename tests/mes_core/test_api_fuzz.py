@@ -57,6 +57,9 @@ from tests.store_backends import BACKENDS, store_engine_on
 EXAMPLES = int(os.environ.get("MESTWIN_FUZZ_EXAMPLES", "25"))
 """Examples per API operation and generation phase."""
 
+TIMEOUT = 60 + EXAMPLES // 3
+"""Seconds one operation's examples may take (a 1,000-example hunt needs minutes)."""
+
 DAY0 = datetime(2024, 5, 6, tzinfo=UTC)
 
 
@@ -212,7 +215,7 @@ def api_url(request: pytest.FixtureRequest,
             yield url
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(TIMEOUT)
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
