@@ -466,3 +466,54 @@ def test_a_plain_password_is_refused_on_the_none_endpoint_of_a_mixed_server(
             await server.stop()
 
     asyncio.run(asyncio.wait_for(main(), 50))
+
+
+class _SwappedCertificateClient(Client):
+    """asyncua's client on a channel of one trusted certificate that names another in
+    CreateSession (a session that would not be bound to its channel)."""
+
+    other_certificate = b""
+
+    async def create_session(self) -> ua.CreateSessionResult:
+        send = self.uaclient.create_session
+
+        async def swapped(params: ua.CreateSessionParameters) -> ua.CreateSessionResult:
+            params.ClientCertificate = self.other_certificate
+            return await send(params)
+
+        self.uaclient.create_session = swapped  # type: ignore[method-assign]
+        return await super().create_session()
+
+
+@pytest.mark.timeout(60)
+def test_create_session_must_name_the_certificate_of_its_channel(tmp_path: Path) -> None:
+    """Two trusted certificates: a channel opened with one and a CreateSession naming the
+    other gets Bad_SecurityChecksFailed (OPC 10000-4 5.7.2); named honestly, it connects."""
+
+    async def main() -> None:
+        _plant, plc = one_plc()
+        security = secured(tmp_path)
+        mine, other = (generate_certificate(CLIENT_URI, n, client=True) for n in ("a", "b"))
+        for bundle in (mine, other):
+            security.trust(bundle.certificate_der)
+        cert, key = tmp_path / "a.der", tmp_path / "a.pem"
+        mine.write(cert, key)
+        server = PlcOpcUaServer([plc], security=security)
+        await server.start()
+        try:
+            for swapped in (True, False):
+                client = _SwappedCertificateClient(server.endpoint, timeout=10)
+                client.application_uri = CLIENT_URI
+                client.other_certificate = (other if swapped else mine).certificate_der
+                await client.set_security(SecurityPolicyBasic256Sha256, str(cert), str(key),
+                                          mode=ua.MessageSecurityMode.SignAndEncrypt)
+                if swapped:
+                    with pytest.raises(ua.uaerrors.BadSecurityChecksFailed):
+                        await client.connect()
+                else:
+                    await client.connect()
+                    await client.disconnect()
+        finally:
+            await server.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 50))
