@@ -517,3 +517,48 @@ def test_create_session_must_name_the_certificate_of_its_channel(tmp_path: Path)
             await server.stop()
 
     asyncio.run(asyncio.wait_for(main(), 50))
+
+
+@pytest.mark.timeout(60)
+def test_a_session_cannot_be_taken_over_from_a_channel_of_another_certificate(
+    tmp_path: Path,
+) -> None:
+    """Client B, trusted too, replays the live session of client A (its authentication token,
+    as asyncua's session persistence stores it) in ActivateSession on B's own channel: the
+    server refuses (OPC 10000-4 5.7.3: the same certificate as at CreateSession), so B ends
+    up with a fresh session of its own and A keeps its session."""
+
+    async def main() -> None:
+        _plant, plc = one_plc()
+        security = secured(tmp_path)
+        files = {}
+        for name in ("a", "b"):
+            bundle = generate_certificate(CLIENT_URI, name, client=True)
+            security.trust(bundle.certificate_der)
+            files[name] = (tmp_path / f"{name}.der", tmp_path / f"{name}.pem")
+            bundle.write(*files[name])
+        state = tmp_path / "session.json"
+        server = PlcOpcUaServer([plc], security=security)
+        await server.start()
+        clients = []
+        try:
+            for name in ("a", "b"):
+                client = Client(server.endpoint, timeout=10)
+                client.application_uri = CLIENT_URI
+                client.session_state_path = state
+                await client.set_security(SecurityPolicyBasic256Sha256, *map(str, files[name]),
+                                          mode=ua.MessageSecurityMode.SignAndEncrypt)
+                client.set_user("operator")
+                client.set_password("op")
+                await client.connect()
+                clients.append(client)
+            a, b = (c.uaclient.session.authentication_token for c in clients)
+            assert a != b
+            for client in clients:  # both sessions work
+                await client.get_node(command_id(server, plc, CNTRL_CMD)).read_value()
+        finally:
+            for client in clients:
+                await client.disconnect()
+            await server.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 50))
