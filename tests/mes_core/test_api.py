@@ -459,3 +459,15 @@ def test_domain_errors_get_their_status_and_a_stray_value_error_is_500(
     with TestClient(app, raise_server_exceptions=False) as bare:
         assert bare.get("/buggy").status_code == 500
         assert bare.get("/lots/C").status_code == 200
+
+
+def test_a_refusal_echoes_what_was_sent_in_valid_json(client: TestClient) -> None:
+    """A lone surrogate (the JSON escape \\ud800, which UTF-8 cannot encode) in a code is a
+    422 naming the field that echoes it escaped, not a 500 while writing the answer; so is
+    a code of unknown characters in a path, a 404 that quotes it."""
+    response = post_raw(client, "/orders",
+                        '{"code": "PO-\\ud800", "item": "BOTTLE", "quantity": 1}')
+    errors = refused(response, "body", "code")
+    assert errors[0]["input"] == "PO-\\ud800"
+    response.content.decode("utf-8")
+    assert "does not exist" in ok(client.get("/lots/%ED%A0%80"), 404)["detail"]

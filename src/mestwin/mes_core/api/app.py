@@ -39,8 +39,25 @@ from mestwin.mes_core.reporting import ShiftCalendar
 __all__ = ["create_app"]
 
 
+def _json_safe(value: object) -> object:
+    """*value* as JSON can carry it: a non-finite float as text (JSON has no infinity or NaN),
+    a lone surrogate of a string (which JSON's ``\\ud800`` escape lets a client send, and
+    UTF-8 cannot encode) as its escape."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_json_safe(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def _error(code: int, detail: object) -> JSONResponse:
-    return JSONResponse(status_code=code, content={"detail": detail})
+    """The error body ``{"detail": ...}``; what the client sent and is echoed is made
+    JSON-safe first, so that explaining a refusal cannot itself fail."""
+    return JSONResponse(status_code=code, content={"detail": _json_safe(detail)})
 
 
 async def _not_found(_request: Request, exc: Exception) -> JSONResponse:
@@ -62,22 +79,12 @@ async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
     return _error(422, str(exc))
 
 
-def _json_safe(value: object) -> object:
-    """*value* with every non-finite float written as text (JSON has no infinity or NaN)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 async def _schema_broken(_request: Request, exc: Exception) -> JSONResponse:
     # FastAPI's own handler, except that the offending input is echoed JSON-safe: the input
-    # of a "finite number" error is infinity or NaN, which its JSON encoder refuses (a 500).
+    # of a "finite number" error is infinity or NaN, that of a "valid string" error may hold
+    # a lone surrogate, and FastAPI's JSON encoding of either fails (a 500).
     errors = exc.errors() if isinstance(exc, RequestValidationError) else [str(exc)]
-    return _error(422, _json_safe(jsonable_encoder(errors)))
+    return _error(422, jsonable_encoder(errors))
 
 
 async def _unfit(_request: Request, exc: Exception) -> JSONResponse:
