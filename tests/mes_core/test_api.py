@@ -392,6 +392,25 @@ def test_integers_beyond_the_store_are_422_naming_the_parameter(
             "body", "order_operation_id")
 
 
+def test_quantities_beyond_the_limit_are_422_so_sums_stay_finite(client: TestClient) -> None:
+    """An order, lot or consumed quantity above 1e15 is a 422 naming it: two consumptions of
+    1.7e308 would sum beyond a float (infinity on SQLite, an overflow error on every later
+    read on PostgreSQL); at the limit the lot reads back with what remains of it."""
+    refused(client.post("/orders", json={"code": "PO-1", "item": "BOTTLE",
+                                         "quantity": 1.7e308}), "body", "quantity")
+    refused(client.post("/lots", json={"code": "L", "item": "CAP", "quantity": 1e16}),
+            "body", "quantity")
+    ok(client.post("/lots", json={"code": "P", "item": "CAP", "quantity": 1e15}), 201)
+    for child in ("K1", "K2"):
+        ok(client.post("/lots", json={"code": child, "item": "BOTTLE"}), 201)
+        refused(client.post("/consumptions", json={"parent": "P", "child": child,
+                                                   "quantity": 1.7e308, "event_id": child}),
+                "body", "quantity")
+        ok(client.post("/consumptions", json={"parent": "P", "child": child,
+                                              "quantity": 1e15, "event_id": child}), 201)
+    assert ok(client.get("/lots/P"))["remaining"] == -1e15
+
+
 def test_capability_answers_for_odd_but_valid_data(client: TestClient,
                                                    store_factory: Any) -> None:
     """Inspections at the float limits are stored and capability answers 200 (mean 0; the

@@ -7,7 +7,8 @@ API cannot drift from the services. Times are ISO 8601 datetimes; durations are 
 Request models refuse what the store could not keep or the services could not use, with a 422
 naming the field: numbers that are not finite (JSON has no infinity or NaN, but Python's
 parser reads ``1e309`` as infinity and accepts ``NaN``), integers outside the SQL ``INTEGER``
-range, strings longer than their column and date-times that have no UTC equivalent.
+range, strings longer than their column, date-times that have no UTC equivalent, and
+quantities above :data:`QUANTITY_LIMIT`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mestwin.mes_core.store.checks import INTEGER_RANGE
 
 __all__ = [
     "CODE_LENGTH",
+    "QUANTITY_LIMIT",
     "REASON_LENGTH",
     "CapabilityOut",
     "ConsumptionIn",
@@ -62,6 +64,10 @@ CODE_LENGTH = 64
 """Length of the code, name and actor columns (``String(64)`` in the store)."""
 REASON_LENGTH = 1000
 """Length of the reason columns of the audit trail and of holds (``String(1000)``)."""
+QUANTITY_LIMIT = 1e15
+"""The largest order, lot or consumed quantity a client may give. Finite is not enough: two
+consumptions of 1.7e308 sum to more than a float holds, which SQLite reports as infinity
+and PostgreSQL refuses (every later read of the lot fails); 2**31 rows of 1e15 sum safely."""
 
 StoreId = Annotated[int, Field(ge=INTEGER_RANGE[0], le=INTEGER_RANGE[1],
                                description="id of a stored record (an SQL INTEGER)")]
@@ -102,7 +108,7 @@ class OrderIn(_Request):
 
     code: Code
     item: Code = Field(description="item code")
-    quantity: float = Field(gt=0)
+    quantity: float = Field(gt=0, le=QUANTITY_LIMIT)
     due_date: UtcDatetime | None = None
     priority: StoreInt = 0
     routing: Code | None = Field(None, description="routing code; its steps become operations")
@@ -214,7 +220,7 @@ class ReliabilityOut(BaseModel):
 class LotIn(_Request):
     code: Code
     item: Code
-    quantity: float = Field(1.0, ge=0)
+    quantity: float = Field(1.0, ge=0, le=QUANTITY_LIMIT)
     kind: Literal["lot", "sublot", "serial"] = "lot"
     lot: Code | None = Field(None, description="containing lot of a sublot or serial")
 
@@ -248,7 +254,7 @@ class ConsumptionIn(_Request):
 
     parent: Code
     child: Code
-    quantity: float = Field(ge=0)
+    quantity: float = Field(ge=0, le=QUANTITY_LIMIT)
     event_id: Code
 
 
