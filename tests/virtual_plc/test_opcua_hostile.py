@@ -284,6 +284,7 @@ def test_a_password_must_be_encrypted_even_on_an_encrypted_channel(tmp_path: Pat
                               if t.TokenType == ua.UserTokenType.UserName]
                     assert {t.SecurityPolicyUri for t in tokens} == {
                         "http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256"}
+                    await client.open_secure_channel(renew=True)  # a renewal keeps working
                     await client.get_node(command_id(server, plc, CNTRL_CMD)).write_value(
                         ua.Variant(3, ua.VariantType.Int32))
                     assert plc.tags[CNTRL_CMD] == 3
