@@ -175,6 +175,8 @@ BAD_PDUS = [
      ILLEGAL_VALUE),
     ("fc06-cntrlcmd-low-word-99", struct.pack(">BHH", 0x06, 6, 99), 0x06, ILLEGAL_VALUE),
     ("fc10-unitmode-7", struct.pack(">BHHBHH", 0x10, 0, 2, 4, 0, 7), 0x10, ILLEGAL_VALUE),
+    ("fc10-unitmode-0-invalid", struct.pack(">BHHBHH", 0x10, 0, 2, 4, 0, 0), 0x10,
+     ILLEGAL_VALUE),
     ("fc06-bool-register-2", struct.pack(">BHH", 0x06, 7, 2), 0x06, ILLEGAL_VALUE),
     ("fc10-machspeed-negative", struct.pack(">BHHBf", 0x10, 3, 2, 4, -1.0), 0x10,
      ILLEGAL_VALUE),

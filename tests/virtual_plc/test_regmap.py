@@ -165,13 +165,13 @@ def test_markdown_lists_machines_and_every_entry() -> None:
 
 def test_enumerated_commands_allow_their_enumeration_only() -> None:
     """CntrlCmd takes the PackML commands 0 (Undefined) .. 10 (Complete) and UnitMode the
-    modes 0 .. 3 (PackML's 1 Production, 2 Maintenance, 3 Manual), in both profiles; no
-    other entry restricts its values beyond what it decodes."""
+    modes 1 Production, 2 Maintenance, 3 Manual (0 is PackML's Invalid), in both profiles,
+    as over OPC UA; no other entry restricts its values beyond what it decodes."""
     for profile in Profile:
         rmap = build_map(profile)
         allowed = {e.path: e.allowed for e in rmap.entries if e.allowed is not None}
         assert allowed == {"PackTags.Command.CntrlCmd": range(11),
-                           "PackTags.Command.UnitMode": range(4)}
+                           "PackTags.Command.UnitMode": range(1, 4)}
 
 
 def test_markdown_documents_every_refusal() -> None:
@@ -180,7 +180,7 @@ def test_markdown_documents_every_refusal() -> None:
     text = register_map_markdown(["cut"])
     assert "| Tag | Unit | Values | Description |" in text
     assert "| 5 | 400006 | 2 | INT32 | RW | `PackTags.Command.CntrlCmd` |  | 0..10 |" in text
-    assert "| 0 | 400001 | 2 | INT32 | RW | `PackTags.Command.UnitMode` |  | 0..3 |" in text
+    assert "| 0 | 400001 | 2 | INT32 | RW | `PackTags.Command.UnitMode` |  | 1..3 |" in text
     assert "| 7 | 400008 | 1 | BOOL | RW | `PackTags.Command.CmdChangeRequest` |  | 0, 1 |" in text
     assert "`PackTags.Command.MachSpeed` | 1/min | > 0, finite |" in text
     assert "`PackTags.Command.WorkOrder` |  | ASCII, up to 32 characters |" in text

@@ -12,13 +12,14 @@ Values: each machine's register image is updated from its PLC's
 scan and an unchanged tag costs nothing.
 
 Writes go through :meth:`VirtualPLC.check` for every item first and then
-:meth:`VirtualPLC.write` (the rule set shared with OPC UA): a write to an unmapped or
-read-only address answers exception 02; a value that does not decode, lies outside the
-map's allowed values (:attr:`~.regmap.Entry.allowed`: ``CntrlCmd`` 0..10) or that the PLC
-refuses (wrong type, out of range, MachSpeed <= 0) answers exception 03, and so does a
-write that sets more than one pulse coil. In every case nothing is stored and the PLC is
-untouched: a multi-register write with one bad value writes none. A write that covers only
-part of a multi-register value is merged with the other registers' current contents.
+:meth:`VirtualPLC.write` (the rule set shared with OPC UA): a write to an unmapped or read-
+only address answers exception 02; a value that does not decode, lies outside the tag
+table's allowed values (:attr:`~.tags.TagSpec.values`: ``CntrlCmd`` 0..10, ``UnitMode``
+1..3) or that the PLC otherwise refuses (wrong type, MachSpeed <= 0) answers exception 03,
+and so does a write that sets more than one pulse coil. In every case nothing is stored and
+the PLC is untouched: a multi-register write with one bad value writes none. A write that
+covers only part of a multi-register value is merged with the other registers' current
+contents.
 Writing 1 to pulse coil ``n - 1`` issues PackML command ``n`` (CntrlCmd = n,
 CmdChangeRequest = 1); the coil reads 1 until the PLC takes the command.
 
@@ -157,10 +158,6 @@ class MachineDevice:
                 value = self.rmap.decode(entry, words)
             except DecodeError as error:
                 raise Refusal(ExceptionCode.ILLEGAL_DATA_VALUE, f"{name}: {error}") from None
-            if entry.allowed is not None and value not in entry.allowed:
-                raise Refusal(ExceptionCode.ILLEGAL_DATA_VALUE,
-                              f"{name}: {value} outside {entry.allowed.start}.."
-                              f"{entry.allowed.stop - 1}")
             if entry.path is not None:
                 result = self.plc.check(entry.path, value)
                 if not result.accepted:

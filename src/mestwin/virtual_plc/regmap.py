@@ -19,14 +19,14 @@ Conventions (Modbus Application Protocol v1.1b3 plus common PLC practice):
 * Each group is contiguous and starts at a multiple of :data:`GROUP_STRIDE`, so one read of
   at most 125 registers polls it, and adding a tag to one group never moves another.
 * Reads and writes that touch an unmapped address (including the gap after a group: read a
-  group with its exact span) and writes to a read-only address answer exception 02
-  (illegal data address); a value that does not decode, lies outside the entry's
-  :attr:`Entry.allowed` values (the enumerated commands: ``CntrlCmd`` 0..10, ``UnitMode``
-  0..3), or that the PLC refuses answers exception 03 (illegal data value), and so does a
-  write that sets more than one pulse coil (one PackML command per request). A refused
-  write stores none of its values. Never a silent success. Coils and discrete inputs
-  are stored 16 to a word, so a bit read that *starts* on a mapped bit but runs past the
-  last one returns 0 for the unused bits of that word.
+  group with its exact span) and writes to a read-only address answer exception 02 (illegal
+  data address); a value that does not decode, lies outside the entry's
+  :attr:`Entry.allowed` values (the tag table's, :attr:`~.tags.TagSpec.values`: ``CntrlCmd``
+  0..10, ``UnitMode`` 1..3), or that the PLC refuses answers exception 03 (illegal data
+  value), and so does a write that sets more than one pulse coil (one PackML command per
+  request). A refused write stores none of its values. Never a silent success. Coils and
+  discrete inputs are stored 16 to a word, so a bit read that *starts* on a mapped bit but
+  runs past the last one returns 0 for the unused bits of that word.
 * What the protocol itself refuses (:mod:`~.modbus_pdu`): function codes other than 01-06,
   0F, 10 answer 01; quantities beyond the specification's limits, inconsistent byte counts
   and FC05 values other than 0xFF00/0x0000 answer 03; a unit id no machine has answers 0B.
@@ -49,7 +49,7 @@ from mestwin.protocols.modbus_codec import (
     decode,
     encode,
 )
-from mestwin.virtual_plc.packml import Command, UnitMode
+from mestwin.virtual_plc.packml import Command
 from mestwin.virtual_plc.tags import (
     TAGS,
     DataType,
@@ -87,14 +87,6 @@ _ENCODING = {
     DataType.DOUBLE: Encoding.FLOAT64, DataType.STRING: Encoding.STRING,
     DataType.DATETIME: Encoding.DATETIME,
 }
-_ALLOWED = {
-    "PackTags.Command.CntrlCmd": range(min(Command), max(Command) + 1),
-    "PackTags.Command.UnitMode": range(min(UnitMode), max(UnitMode) + 1),
-}
-"""Enumerated tags accept the values of their enumeration, 0 included: it is what the PLC
-shows before the first command, so writing back a block it was read from never fails."""
-
-
 @dataclass(frozen=True)
 class Entry:
     """One mapped item: a tag (or a pulse command) at an address of a table."""
@@ -182,6 +174,12 @@ class RegisterMap:
         return "\n".join(lines)
 
 
+def _allowed(spec: TagSpec) -> range | None:
+    """The values a client may write to *spec*: the tag table's own range (one rule for
+    every protocol, :attr:`~.tags.TagSpec.values`)."""
+    return None if spec.values is None else range(spec.values[0], spec.values[1] + 1)
+
+
 def _values(entry: Entry) -> str:
     """The Values column: what a write to the entry may carry (others answer 03)."""
     if not entry.writable:
@@ -227,7 +225,7 @@ def build_map(profile: Profile | str = Profile.STANDARD,
             size = _size(spec)
             entries.append(Entry(table, address, size, _ENCODING[spec.data_type],
                                  spec.writable, group, spec.path, None, spec.description,
-                                 spec.unit, _ALLOWED.get(spec.path)))
+                                 spec.unit, _allowed(spec)))
             address += size
         if address - bases[table] > min(GROUP_STRIDE, MAX_READ):
             raise ValueError(f"group {group} needs {address - bases[table]} registers")
