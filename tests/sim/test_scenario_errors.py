@@ -57,6 +57,13 @@ MISTAKES = [
      "expected a list"),
     ("station without a destination", "buffer: 10, to: pack}", "buffer: 10}",
      "stations[0].to", "write `to: sink`"),
+    ("true for a number of servers", "servers: 1", "servers: true", "stations[0].servers",
+     "expected a whole number; got True"),
+    ("a fraction of a buffer place", "buffer: 10", "buffer: 2.5", "stations[0].buffer",
+     "expected a whole number; got 2.5"),
+    ("a quoted count", "buffer: 10", "buffer: '10'", "stations[0].buffer",
+     "expected a whole number; got '10'"),
+    ("a whole float seed", "seed: 7", "seed: 7.0", "seed", "expected a whole number; got 7.0"),
 ]
 
 

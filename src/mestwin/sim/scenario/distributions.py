@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 
 from mestwin.plantmodels import distributions as d
 from mestwin.sim.scenario.durations import Duration, DurationInput, parse_duration
@@ -71,7 +71,7 @@ class UniformSpec(_Spec):
 class ErlangSpec(_Spec):
     dist: Literal["erlang"]
     mean: Duration = Field(gt=0)
-    k: int = Field(ge=1)
+    k: StrictInt = Field(ge=1)
 
     def build(self) -> d.Distribution:
         return d.Erlang(self.mean, self.k)

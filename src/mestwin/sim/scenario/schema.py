@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictInt,
+    Tag,
+    model_validator,
+)
 
 from mestwin.sim.scenario.distributions import DistributionSpec
 from mestwin.sim.scenario.durations import Duration
@@ -58,7 +67,7 @@ class OrderSpec(_Model):
 
     id: Id
     product: Id
-    quantity: int = Field(ge=1)
+    quantity: StrictInt = Field(ge=1)
     release: Duration = 0.0
     due: Duration | None = None
 
@@ -69,15 +78,16 @@ class SourceSpec(_Model):
     id: Id
     to: Id | None = Field(default=None, description=_TO)
     interarrival: DistributionSpec | None = None
-    saturated: bool = False
+    saturated: StrictBool = False
     orders: list[OrderSpec] | None = None
     product: Id | None = None
     product_mix: dict[Id, float] | None = Field(
         default=None, description="Product -> relative weight, drawn per arrival.")
-    lot_size: int | None = Field(default=None, ge=1,
+    lot_size: StrictInt | None = Field(default=None, ge=1,
                                  description="Units per raw-material lot (lot ids on units).")
     when_full: Literal["block", "drop"] = "block"
-    limit: int | None = Field(default=None, ge=1, description="Stop after this many units.")
+    limit: StrictInt | None = Field(default=None, ge=1,
+                                description="Stop after this many units.")
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceSpec:
@@ -112,7 +122,7 @@ class SetupSpec(_Model):
     default: DistributionSpec | None = None
     matrix: dict[str, dict[str, DistributionSpec]] = Field(
         default_factory=dict, description="from family -> to family -> setup time")
-    initial: bool = False
+    initial: StrictBool = False
 
 
 class PlannedDowntimeSpec(_Model):
@@ -142,12 +152,12 @@ class StationSpec(_Model):
     """A station: parallel servers, an input buffer, process times and losses."""
 
     id: Id
-    servers: int = Field(default=1, ge=1)
+    servers: StrictInt = Field(default=1, ge=1)
     process_time: TimePerProduct
     ideal_cycle_time: DurationPerProduct | None = Field(
         default=None, description="PRU; default: the mean process time per product")
-    buffer: int | None = Field(default=None, ge=0,
-                               description="Input buffer places; absent: unlimited")
+    buffer: StrictInt | None = Field(default=None, ge=0,
+                                     description="Input buffer places; absent: unlimited")
     to: Id | None = Field(default=None, description=_TO)
     failures: Annotated[
         Annotated[FailureSpec, Tag(ONE)] | Annotated[list[FailureSpec], Tag(LIST)],
@@ -161,8 +171,8 @@ class StationSpec(_Model):
     materials: list[MaterialSpec] = Field(default_factory=list)
     dispatch: Literal["fifo", "external"] = Field(
         default="fifo", description="external: work only on orders the MES dispatches")
-    bom: dict[Id, int] | None = Field(default=None,
-                                      description="Assembly: component -> quantity per unit")
+    bom: dict[Id, StrictInt] | None = Field(default=None,
+                                            description="Assembly: component -> quantity per unit")
     output: Id | None = Field(default=None, description="Assembly: the product made")
 
     @model_validator(mode="after")
@@ -179,7 +189,7 @@ class ConveyorSpec(_Model):
 
     id: Id
     transport_time: DistributionSpec
-    capacity: int | None = Field(default=None, ge=1)
+    capacity: StrictInt | None = Field(default=None, ge=1)
     to: Id | None = Field(default=None, description=_TO)
 
 
@@ -198,7 +208,7 @@ class Scenario(_Model):
 
     name: str
     description: str | None = None
-    seed: int = Field(default=0, ge=0)
+    seed: StrictInt = Field(default=0, ge=0)
     horizon: Duration = Field(gt=0)
     warmup: Duration = 0.0
     products: list[ProductSpec] = Field(default_factory=list)
