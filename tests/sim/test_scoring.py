@@ -59,16 +59,16 @@ def test_true_ancestors_match_a_trace_over_the_whole_log(kept: ClosedLoop) -> No
         elif isinstance(record, Exit) and record.sink != "scrap":
             finished.append(record.serial)
     truth = GenealogyTruth.of_rows(kept.plant.log.rows)
-    assert [s for s, _ in truth.finished] == finished
-    assert all(set(t) == ancestors(parents, s) for s, t in truth.finished)
-    assert any(t for _, t in truth.finished)  # the assembly line has components
+    assert [s for _, s, _ in truth.finished] == finished
+    assert all(set(t) == ancestors(parents, s) for _, s, t in truth.finished)
+    assert any(t for _, _, t in truth.finished)  # the assembly line has components
 
 
 def test_links_are_held_only_for_units_still_in_the_plant(kept: ClosedLoop,
                                                           unkept: ClosedLoop) -> None:
     """No serial that left (or went into one that left) keeps its links."""
     gone: set[str] = set()
-    for serial, true_set in GenealogyTruth.of_rows(kept.plant.log.rows).finished:
+    for _, serial, true_set in GenealogyTruth.of_rows(kept.plant.log.rows).finished:
         gone |= {serial, *true_set}
     gone |= {r.serial for r in kept.plant.log.records()
              if isinstance(r, Exit | Drop)}
@@ -76,6 +76,22 @@ def test_links_are_held_only_for_units_still_in_the_plant(kept: ClosedLoop,
     assert not held & gone
     released = sum(1 for _ in kept.plant.log.records(EventKind.RELEASE))
     assert len(held) < released / 10
+
+
+def test_the_in_process_loop_scores_finished_serials_as_it_goes(scenarios_dir: Path) -> None:
+    """During an in-process run the serials that left are scored and forgotten once the MES
+    has seen past their exit: at no flush do more than a few minutes' exits wait."""
+    scenario = load_scenario(scenarios_dir / "assembly_line.yaml")
+    loop = ClosedLoop.build(scenario.model_copy(update={"horizon": HORIZON, "warmup": 0.0}),
+                            retention=Retention.NONE)
+    waiting: list[int] = []
+    loop.plant.log.listeners.append(lambda _rows: waiting.append(len(loop.genealogy.finished)))
+    loop.run()
+    score = score_genealogy(loop.genealogy, loop.ledger)
+    assert not loop.genealogy.finished
+    assert len(waiting) > 100  # flushes with new rows, one per minute at most
+    assert score.serials > 100 * max(waiting)
+    assert (score.min_precision, score.min_recall) == (1.0, 1.0)
 
 
 def test_a_plant_without_rows_cannot_be_scored_from_its_log(unkept: ClosedLoop) -> None:

@@ -13,6 +13,7 @@ Writes go straight to ``VirtualPLC.write``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -40,6 +41,8 @@ class InProcessSource(TagSource):
         self.paths = None if paths is None else frozenset(paths)
         self._pending: list[TagChange] = []
         self._scheduled = False
+        self.delivered_until = -math.inf
+        """Time of the last instant delivered: the MES has seen every change up to it."""
         for name, plc in self.plcs.items():
             plc.tags.watch(partial(self._on_change, name), self.paths)
 
@@ -71,6 +74,8 @@ class InProcessSource(TagSource):
     def flush(self) -> None:
         """Deliver what is pending now (end of a run, or of a lazily delivered instant)."""
         batch, self._pending = self._pending, []
+        if batch:
+            self.delivered_until = batch[-1].time
         self.deliver(batch)
 
     def initial_batch(self) -> list[TagChange]:

@@ -100,6 +100,10 @@ class ClosedLoop:
         extra = list(sinks)
         collector = Collector(reason_codes(), [ledger, *extra],
                               heartbeat_timeout=5 * scan_time_s)
+        # in process the MES has seen every instant up to the source's last batch: score
+        # the serials that left by then and forget them (flat memory on long runs)
+        plant.log.listeners.append(
+            lambda _rows: genealogy.settle(ledger.trace, source.delivered_until))
         source.subscribe(collector.on_batch)
         source.connect()
         return cls(scenario, env, plant, plcs, source, collector, ledger, extra, genealogy)

@@ -10,7 +10,9 @@ true set from the event log (precision and recall), resolved as the log goes by
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,13 +94,22 @@ class GenealogyTruth:
     as it goes (a :attr:`~mestwin.plantmodels.EventLog.listeners` entry), so the log need
     not be kept: direct links (a unit's lot, what it consumed) are held only while the unit
     is in the plant; when it leaves for a sink its whole ancestry is resolved and its links
-    dropped (a component is consumed once), when it is scrapped or lost they are dropped."""
+    dropped (a component is consumed once), when it is scrapped or lost they are dropped.
+
+    A finished serial waits in :attr:`finished` until it is scored against the MES's trace:
+    by :meth:`settle` during the run once the MES has seen everything up to its exit (the
+    in-process loop does this, so nothing grows with the horizon), else at the end by
+    :meth:`score`."""
 
     def __init__(self) -> None:
         self.parents: dict[str, set[str]] = {}
         """serial -> its lot and what it consumed, for the units still in the plant."""
-        self.finished: list[tuple[str, frozenset[str]]] = []
-        """(serial, its true ancestors) of every serial that left for a sink, in order."""
+        self.finished: deque[tuple[float, str, frozenset[str]]] = deque()
+        """(exit time, serial, its true ancestors) of the serials that left for a sink and
+        are not scored yet, in order."""
+        self._serials = 0
+        self._worst = [1.0, 1.0]
+        self._bad: list[str] = []
 
     @classmethod
     def of_rows(cls, rows: Iterable[tuple[Any, ...]]) -> GenealogyTruth:
@@ -120,7 +131,8 @@ class GenealogyTruth:
             elif kind == EXIT:
                 serial = row[2]
                 if row[3] != "scrap":
-                    self.finished.append((serial, frozenset(ancestors(parents, serial))))
+                    self.finished.append((row[0], serial,
+                                          frozenset(ancestors(parents, serial))))
                 self._forget(serial)
             elif kind == DROP:
                 self._forget(row[2])
@@ -129,6 +141,28 @@ class GenealogyTruth:
         stack = [serial]
         while stack:
             stack.extend(self.parents.pop(stack.pop(), ()))
+
+    def settle(self, trace: Callable[[str], set[str]], until: float) -> None:
+        """Score the finished serials that left before *until* against *trace* (the MES's
+        backward trace, complete for everything that happened before *until*) and forget
+        them."""
+        finished, worst = self.finished, self._worst
+        while finished and finished[0][0] < until:
+            _, serial, true_set = finished.popleft()
+            mes = trace(serial)
+            hit = len(true_set & mes)
+            precision = hit / len(mes) if mes else 1.0
+            recall = hit / len(true_set) if true_set else 1.0
+            if (precision < 1 or recall < 1) and len(self._bad) < 10:
+                self._bad.append(serial)
+            worst[0], worst[1] = min(worst[0], precision), min(worst[1], recall)
+            self._serials += 1
+
+    def score(self, trace: Callable[[str], set[str]]) -> GenealogyScore:
+        """Score what is left against *trace*, and return the score of every serial."""
+        self.settle(trace, math.inf)
+        return GenealogyScore(self._serials, self._worst[0], self._worst[1],
+                              tuple(self._bad))
 
 
 def score_genealogy(truth: Plant | GenealogyTruth,
@@ -140,14 +174,4 @@ def score_genealogy(truth: Plant | GenealogyTruth,
             raise ValueError("the plant's event log keeps no rows: score the GenealogyTruth "
                              "that listened to it (ClosedLoop.genealogy, WireRun.genealogy)")
         truth = GenealogyTruth.of_rows(truth.log.rows)
-    worst_p = worst_r = 1.0
-    bad: list[str] = []
-    for serial, true_set in truth.finished:
-        mes = ledger.trace(serial)
-        hit = len(true_set & mes)
-        precision = hit / len(mes) if mes else 1.0
-        recall = hit / len(true_set) if true_set else 1.0
-        if precision < 1 or recall < 1:
-            bad.append(serial)
-        worst_p, worst_r = min(worst_p, precision), min(worst_r, recall)
-    return GenealogyScore(len(truth.finished), worst_p, worst_r, tuple(bad[:10]))
+    return truth.score(ledger.trace)
