@@ -209,7 +209,7 @@ class EventLog:
         """Hash, stream and hand on the rows appended since the last flush; drop them unless
         retention is ALL."""
         rows = self.rows
-        new = rows[self._hashed:] if self._hashed else rows
+        new = rows[self._hashed:]  # a copy: listeners may keep it, rows is cleared below
         if not new:
             return
         text = "\n".join(map(format_row, new)) + "\n"
