@@ -9,7 +9,7 @@
   bottling line for 1 week and for 4 weeks; the peak must not grow with the horizon
   (target: the 4-week peak is < 1.1 x the 1-week one).
 * ``loop``: peak RSS of ``mestwin loop`` in process on the two-step line for 30 days and
-  120 days, reported beside the MES's own share (its ledger keeps every serial's genealogy).
+  120 days; the peak must not grow with the horizon either.
 """
 
 from __future__ import annotations
@@ -124,8 +124,8 @@ def test_run_peak_rss_does_not_grow_with_the_horizon(record_ratio: Any) -> None:
 
 @pytest.mark.timeout(3700)
 def test_loop_peak_rss_against_the_horizon(record_ratio: Any) -> None:
-    """Peak RSS of ``loop`` in process for 30 and 120 days (reported; the MES's ledger,
-    which keeps every serial's genealogy, is the part that may still grow)."""
+    """Peak RSS of ``loop`` in process for 120 days is within 10 % of that for 30 days (the
+    MES's ledger keeps lineage only for serials that have links, as a real MES's does)."""
     peaks = {}
     for label, until in (("30d", "30d"), ("120d", "120d")):
         peak, wall, _ = _run_measured(["loop", TWO_STEP, "--until", until, "--json"],
@@ -133,4 +133,6 @@ def test_loop_peak_rss_against_the_horizon(record_ratio: Any) -> None:
         peaks[label] = peak
         print(f"\n[bench] loop two-step line {until}: peak RSS {peak:.1f} MB in {wall:.1f} s")
     record_ratio("loop_peak_rss_120d_over_30d", peak_30d_mb=peaks["30d"],
-                 peak_120d_mb=peaks["120d"], ratio=peaks["120d"] / peaks["30d"])
+                 peak_120d_mb=peaks["120d"], ratio=peaks["120d"] / peaks["30d"],
+                 target=HORIZON_TARGET)
+    assert peaks["120d"] / peaks["30d"] < HORIZON_TARGET

@@ -68,6 +68,8 @@ class ProductionLedger:
         for event in events:
             # Most frequent first: a unit start and a count per cycle, a state change less.
             if isinstance(event, UnitStarted):
+                if not (event.lot or event.consumed):
+                    continue  # no lineage: no entry (memory follows links, not units)
                 links = parents[event.serial]
                 if event.lot:
                     links.add(event.lot)
