@@ -18,7 +18,7 @@ from mestwin.plantmodels import (
 )
 from mestwin.plantmodels.units import LotCounter
 from mestwin.virtual_plc.packml import Command, State, UnitMode
-from mestwin.virtual_plc.plc import RetainedData, VirtualPLC, WriteStatus
+from mestwin.virtual_plc.plc import HISTORY, RetainedData, VirtualPLC, WriteStatus
 from mestwin.virtual_plc.tags import COUNT_MODULUS, LossCategory, stop_reason
 
 PROCESSED = "PackTags.Admin.ProdProcessedCount[0]"
@@ -159,6 +159,22 @@ def test_refused_commands_change_nothing_and_the_request_is_cleared() -> None:
     assert c.plc.tags[STATE] == int(State.EXECUTE)
     command(c, 77)
     assert c.plc.command_results[-1].accepted is False
+
+
+def test_the_command_history_keeps_the_last_commands_only() -> None:
+    """A client that sends commands all day does not grow the PLC: it remembers the last
+    HISTORY commands, the newest last (a refused Start per request here)."""
+    c = cell()
+    c.run(10.0)
+    for _ in range(HISTORY + 5):
+        c.plc.command(Command.START)
+        c.plc.scan()
+    assert len(c.plc.command_results) == HISTORY
+    assert all(r.command is Command.START and not r.accepted for r in c.plc.command_results)
+    command(c, Command.STOP)
+    assert len(c.plc.command_results) == HISTORY
+    assert c.plc.command_results[-1].command is Command.STOP
+    assert c.plc.command_results[-1].accepted
 
 
 def test_abort_then_clear_reset_start() -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections import deque
 from collections.abc import Generator, Mapping
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -111,6 +112,10 @@ _REQUESTS = frozenset({"PackTags.Command.CmdChangeRequest", "PackTags.Command.Wo
 
 START_DATETIME = datetime(2025, 1, 1, tzinfo=UTC)
 """Default ``PACDateTime`` at simulated time 0 (fixed, so runs are reproducible)."""
+HISTORY = 10_000
+"""Client commands and job downloads a PLC remembers (a diagnostic buffer, as a real PLC's
+is bounded): a twin left running for days keeps flat memory however busy its clients are."""
+
 
 class VirtualPLC:
     """The PLC of machine *machine* on line *line*, reading and driving *station*.
@@ -137,8 +142,8 @@ class VirtualPLC:
         self._scan_pending = False
         self.frozen = False
         """True while :meth:`freeze` holds the PLC."""
-        self.downloaded: list[str] = []
-        """Work orders taken by job download, in order."""
+        self.downloaded: deque[str] = deque(maxlen=HISTORY)
+        """The last :data:`HISTORY` work orders taken by job download, in order."""
         self.line = line
         self.machine = machine
         self.env = env
@@ -149,8 +154,8 @@ class VirtualPLC:
         self.tags = TagValues()
         """The values the protocol servers serve."""
         self.packml = PackMLMachine(env.now, State.STOPPED, UnitMode.PRODUCTION, acting_time_s)
-        self.command_results: list[CommandResult] = []
-        """Every client command taken so far, accepted or refused, in order."""
+        self.command_results: deque[CommandResult] = deque(maxlen=HISTORY)
+        """The last :data:`HISTORY` client commands taken, accepted or refused, in order."""
         self.scan_count = 0
         self._auto = True
         """True if the PLC, not an operator, put PackML in its current state."""
@@ -478,6 +483,6 @@ class VirtualPLC:
 
 
 __all__ = [
-    "MIRROR", "START_DATETIME", "STATION_ACTIONS", "Identification", "RetainedData",
+    "HISTORY", "MIRROR", "START_DATETIME", "STATION_ACTIONS", "Identification", "RetainedData",
     "VirtualPLC", "WriteResult", "WriteStatus",
 ]
