@@ -1,4 +1,4 @@
-"""The tag table, its value rules, the change detection and the stop-reason taxonomy."""
+"""The tag table, its value rules and the stop-reason taxonomy."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from mestwin.virtual_plc.tag_values import TagValues
 from mestwin.virtual_plc.tags import (
     STOP_REASONS,
     TAG_BY_PATH,
@@ -14,7 +15,6 @@ from mestwin.virtual_plc.tags import (
     DataType,
     Group,
     LossCategory,
-    TagValues,
     check_value,
     stop_reason,
     stop_reason_by_id,
@@ -126,65 +126,6 @@ def test_defaults_have_the_tag_types() -> None:
     values = TagValues()
     for spec in TAGS:
         assert check_value(spec, values[spec.path]) == values[spec.path]
-
-
-def test_change_detection_reports_only_effective_changes() -> None:
-    """Writing the value a tag already holds is not a change; changed_since(v) returns each
-    tag changed after version v once, with its latest value."""
-    values = TagValues()
-    start = values.version
-    assert not values.set("Diagnostics.ScanCount", 0)
-    assert values.version == start
-    assert values.set("Diagnostics.ScanCount", 1)
-    mark = values.version
-    values.set("Diagnostics.Heartbeat", 1)
-    values.set("Diagnostics.ScanCount", 2)
-    values.set("Diagnostics.ScanCount", 3)
-    assert values.changed_since(mark) == {"Diagnostics.Heartbeat": 1,
-                                          "Diagnostics.ScanCount": 3}
-    assert values.changed_since(values.version) == {}
-    assert values.changed_since(start) == {"Diagnostics.Heartbeat": 1,
-                                           "Diagnostics.ScanCount": 3}
-
-
-def test_change_detection_tells_bool_from_int() -> None:
-    """False -> 0 is a change of type and counts as one (tags never mix them, but the
-    detector must not hide it)."""
-    values = TagValues()
-    assert values.set("PackTags.Status.EquipmentInterlock.Blocked", True)
-    assert values.set("PackTags.Status.EquipmentInterlock.Blocked", 1)
-
-
-def test_watchers_see_effective_changes_of_their_paths_in_write_order() -> None:
-    """A watcher of some paths (an in-process monitored item) is called for each effective
-    change of those paths and of no other; a watcher of everything sees every change."""
-    values = TagValues()
-    some: list[tuple[str, object]] = []
-    every: list[tuple[str, object]] = []
-    values.watch(lambda path, value: some.append((path, value)),
-                 ["Diagnostics.Heartbeat", "PackTags.Status.MachineState"])
-    values.watch(lambda path, value: every.append((path, value)))
-    values.set("PackTags.Status.MachineState", 3)
-    values.set("Diagnostics.ScanCount", 1)
-    values.set("Diagnostics.Heartbeat", 7)
-    values.set("Diagnostics.Heartbeat", 7)  # no change, no call
-    assert some == [("PackTags.Status.MachineState", 3), ("Diagnostics.Heartbeat", 7)]
-    assert every == [("PackTags.Status.MachineState", 3), ("Diagnostics.ScanCount", 1),
-                     ("Diagnostics.Heartbeat", 7)]
-    with pytest.raises(KeyError, match="unknown tag"):
-        values.watch(lambda path, value: None, ["No.Such.Tag"])
-
-
-def test_typed_getters() -> None:
-    """integer() and real() read numeric tags and refuse strings."""
-    values = TagValues()
-    values.set("PackTags.Command.CntrlCmd", 2)
-    assert values.integer("PackTags.Command.CntrlCmd") == 2
-    assert values.real("PackTags.Command.CntrlCmd") == 2.0
-    with pytest.raises(TypeError):
-        values.integer("PackTags.Command.WorkOrder")
-    with pytest.raises(TypeError):
-        values.real("PackTags.Command.WorkOrder")
 
 
 def test_stop_reason_taxonomy_covers_the_six_big_losses() -> None:

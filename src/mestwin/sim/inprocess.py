@@ -1,7 +1,7 @@
 """The in-process transport: the MES reads virtual PLCs' tags without a socket.
 
 Same interface as the OPC UA and Modbus transports (:class:`TagSource`), for fast runs. It
-listens to every change of the PLCs' :class:`~mestwin.virtual_plc.tags.TagValues` at its
+listens to every change of the PLCs' :class:`~mestwin.virtual_plc.tag_values.TagValues` at its
 simulated time and delivers one batch per simulated instant. With *end_of_instant* (what a
 dispatching MES needs) the batch is delivered *after* every other event of that instant (a
 SimPy event of lower priority than NORMAL): completions and arrivals at one instant are all

@@ -31,6 +31,7 @@ from mestwin.virtual_plc.regmap import (
     build_map,
     register_map_markdown,
 )
+from mestwin.virtual_plc.tag_values import TagValues
 from mestwin.virtual_plc.tags import (
     STOP_REASONS,
     TAG_BY_PATH,
@@ -41,7 +42,6 @@ from mestwin.virtual_plc.tags import (
     LossCategory,
     StopReason,
     TagSpec,
-    TagValues,
 )
 
 __all__ = [

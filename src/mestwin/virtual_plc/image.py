@@ -16,12 +16,12 @@ import simpy
 from mestwin.virtual_plc.machinery import consumed_text
 from mestwin.virtual_plc.port import StationPort
 from mestwin.virtual_plc.retain import CounterBase
+from mestwin.virtual_plc.tag_values import TagValues
 from mestwin.virtual_plc.tags import (
     ACC_COUNT_MAX,
     COUNT_MODULUS,
     GENEALOGY_SLOTS,
     RECORD_LENGTH,
-    TagValues,
     stop_reason,
 )
 

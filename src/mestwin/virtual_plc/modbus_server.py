@@ -7,7 +7,7 @@ map is :func:`~.regmap.build_map` of the chosen :class:`~.regmap.Profile` and
 :class:`~.regmap.WordOrder`.
 
 Values: each machine's register image is updated from its PLC's
-:class:`~.tags.TagValues` with only the tags changed since the version it last applied
+:class:`~.tag_values.TagValues` with only the tags changed since the version it last applied
 (:meth:`TagValues.changed_since`), right before every read, so a client always sees the last
 scan and an unchanged tag costs nothing.
 

@@ -15,7 +15,7 @@ clients look the index up by URI. NodeIds therefore survive a restart. The addre
 is built with one AddNodes batch per server, nested by group (:mod:`.opcua_nodes`).
 
 Values flow one way: a publisher task copies what changed in each PLC's
-:class:`~mestwin.virtual_plc.tags.TagValues` (``changed_since``) into the address space
+:class:`~mestwin.virtual_plc.tag_values.TagValues` (``changed_since``) into the address space
 every ``publish_interval`` wall seconds (sooner when a clock driver (:class:`ClockDriver`) reports a
 batch), with the PLC clock (``PACDateTime``) as SourceTimestamp. Client writes to tags go
 through ``VirtualPLC.write`` (the rule set Modbus shares): BadNotWritable for a read-only

@@ -4,7 +4,7 @@
 completes finished acting states of its :class:`~.packml.PackMLMachine`, takes the requests
 clients wrote (``Command.CmdChangeRequest``, ``UnitModeChangeRequest``, ``MachSpeed``,
 ``StopReasonAck``), makes PackML follow the physical station, and writes every tag of
-:mod:`.tags` into its :class:`~.tags.TagValues`, which the protocol servers serve.
+:mod:`.tags` into its :class:`~.tag_values.TagValues`, which the protocol servers serve.
 
 Who owns the state. An accepted client command acts on the station (:data:`STATION_ACTIONS`)
 and leaves PackML where the operator put it. When the machine is in Execute, or in a state
@@ -64,10 +64,10 @@ from mestwin.virtual_plc.packml import (
 )
 from mestwin.virtual_plc.port import StationPort
 from mestwin.virtual_plc.retain import CounterBase, RetainedData
+from mestwin.virtual_plc.tag_values import TagValues
 from mestwin.virtual_plc.tags import (
     ACC_COUNT_MAX,
     TAG_BY_PATH,
-    TagValues,
     check_value,
     stop_reason,
 )
