@@ -38,16 +38,6 @@ SECURITY = OpcUaSecurity(
 )
 
 
-def one_plc() -> tuple[Plant, VirtualPLC]:
-    plant = Plant(warmup=0)
-    plant.add_source("src", product="part", saturated=True)
-    plant.add_station(
-        "st0", servers=1, buffer=2, process_time={"*": lambda: 5.0}, ideal_cycle_time={"*": 5.0}
-    )
-    plant.connect("src", "st0")
-    return plant, VirtualPLC(plant.stations["st0"], "L", "M", plant.env)
-
-
 async def client_for(server: PlcOpcUaServer, user: str | None = None, password: str = "") -> Client:
     client = Client(server.endpoint, timeout=10)
     if user is not None:

@@ -2,15 +2,13 @@
 
 The clients here do not behave: they build the UA TCP conversation themselves
 (:mod:`tests.virtual_plc.raw_opcua`, hand-built HEL/OPN/MSG frames) or are asyncua clients
-told to skip their own checks. Status codes are written as the numbers OPC 10000-6 Table 74
-and OPC 10000-4 7.38 give them, so a renamed constant cannot hide a wrong answer.
+told to skip their own checks. Malformed messages: ``test_opcua_malformed``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -25,44 +23,34 @@ from asyncua.ua.ua_binary import struct_to_binary
 from asyncua.ua.uaerrors import UaError
 from cryptography.hazmat.primitives import serialization
 
-from mestwin.plantmodels.plant import Plant
 from mestwin.virtual_plc.opcua_security import OpcUaSecurity, OpcUaUser, Role, generate_certificate
 from mestwin.virtual_plc.opcua_server import PlcOpcUaServer
 from mestwin.virtual_plc.packml import State
 from mestwin.virtual_plc.plc import VirtualPLC
+from tests.virtual_plc.opcua_cell import (
+    BAD_TCP_SECURE_CHANNEL_UNKNOWN,
+    assert_quiet,
+    one_plc,
+    refused_with,
+)
 from tests.virtual_plc.raw_opcua import (
     RawClient,
     activate_with_password,
     create_session_request,
     frame,
-    hello,
     kind_of,
     service_result,
     write_request,
 )
 
-BAD_DECODING_ERROR = 0x80070000
 BAD_SECURITY_CHECKS_FAILED = 0x80130000
 BAD_IDENTITY_TOKEN_INVALID = 0x80200000
 BAD_SECURITY_MODE_REJECTED = 0x80540000
 BAD_SECURITY_POLICY_REJECTED = 0x80550000
-BAD_TCP_MESSAGE_TYPE_INVALID = 0x807E0000
-BAD_TCP_SECURE_CHANNEL_UNKNOWN = 0x807F0000
-BAD_TCP_MESSAGE_TOO_LARGE = 0x80800000
 CLIENT_URI = "urn:mestwin:test:client"
 VT = ua.VariantType
 CNTRL_CMD = "PackTags.Command.CntrlCmd"
 REQUEST = "PackTags.Command.CmdChangeRequest"
-
-
-def one_plc() -> tuple[Plant, VirtualPLC]:
-    plant = Plant(warmup=0)
-    plant.add_source("src", product="part", saturated=True)
-    plant.add_station(
-        "st0", servers=1, buffer=2, process_time={"*": lambda: 5.0}, ideal_cycle_time={"*": 5.0}
-    )
-    plant.connect("src", "st0")
-    return plant, VirtualPLC(plant.stations["st0"], "L", "M", plant.env)
 
 
 def secured(tmp_path: Path) -> OpcUaSecurity:
@@ -75,27 +63,6 @@ def secured(tmp_path: Path) -> OpcUaSecurity:
 
 def command_id(server: PlcOpcUaServer, plc: VirtualPLC, path: str) -> ua.NodeId:
     return server.node_id(plc, path)
-
-
-def server_log(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    """What the server logged at WARNING and above (asyncua's server and ours)."""
-    return [r for r in caplog.records if r.levelno >= logging.WARNING
-            and r.name.startswith(("mestwin", "asyncua.server", "asyncuagds", "asyncua.crypto"))]
-
-
-def assert_quiet(caplog: pytest.LogCaptureFixture, lines: int) -> None:
-    """At most *lines* log lines and no traceback: a client cannot flood the log."""
-    records = server_log(caplog)
-    assert len(records) <= lines, [r.getMessage() for r in records]
-    assert not [r for r in records if r.exc_info], "a traceback was logged"
-
-
-async def refused_with(raw: RawClient, code: int) -> None:
-    """The server answered ERR with *code* and then closed the connection."""
-    reply = await raw.receive()
-    assert reply is not None, "server closed without an ERR message"
-    assert reply.error()[0] == code, f"got {reply.error()}"
-    assert await raw.closed_by_server()
 
 
 @pytest.mark.timeout(60)
@@ -312,82 +279,6 @@ def test_asyncua_refuses_to_reach_a_secured_server_over_none(tmp_path: Path) -> 
             with pytest.raises((UaError, OSError, asyncio.TimeoutError)):
                 await client.connect()
             assert plc.tags[CNTRL_CMD] == 0
-        finally:
-            await server.stop()
-
-    asyncio.run(asyncio.wait_for(main(), 50))
-
-
-# -- malformed messages: ERR and a closed connection (OPC 10000-6 7.1.5) ----------------------
-
-
-def _open_server() -> tuple[VirtualPLC, PlcOpcUaServer]:
-    _plant, plc = one_plc()
-    return plc, PlcOpcUaServer([plc], security=OpcUaSecurity())
-
-
-@pytest.mark.timeout(60)
-@pytest.mark.parametrize(
-    ("name", "after_hello", "code"),
-    [
-        ("unknown message type", frame(b"XYZ", b"\x00" * 16), BAD_TCP_MESSAGE_TYPE_INVALID),
-        ("ACK from a client", frame(b"ACK", b"\x00" * 20), BAD_TCP_MESSAGE_TYPE_INVALID),
-        ("second HEL", hello("opc.tcp://x"), BAD_TCP_MESSAGE_TYPE_INVALID),
-        ("bad chunk type", frame(b"MSG", b"\x00" * 16, chunk=b"Q"), BAD_TCP_MESSAGE_TYPE_INVALID),
-        ("chunk over the buffer", b"MSGF" + (200_000).to_bytes(4, "little") + bytes(64),
-         BAD_TCP_MESSAGE_TOO_LARGE),
-        ("size smaller than a header", b"MSGF" + (4).to_bytes(4, "little") + bytes(8),
-         BAD_DECODING_ERROR),
-        ("OPN with a policy URI longer than the message",
-         frame(b"OPN", bytes(4) + b"\xff\xff\xff\x7f" + bytes(36)), BAD_DECODING_ERROR),
-    ],
-)
-def test_a_malformed_message_gets_err_and_a_closed_connection(
-    name: str, after_hello: bytes, code: int, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Each malformed message is answered with an ERR message carrying its Bad code, then
-    the server closes the connection and logs one line."""
-
-    async def main() -> None:
-        _plc, server = _open_server()
-        await server.start()
-        try:
-            caplog.clear()
-            raw = await RawClient.connect(server.endpoint)
-            ack = await raw.hello(server.endpoint)
-            assert kind_of(ack) == b"ACK"
-            await raw.send(after_hello)
-            await refused_with(raw, code)
-            assert_quiet(caplog, 1)
-        finally:
-            await server.stop()
-
-    asyncio.run(asyncio.wait_for(main(), 50))
-
-
-@pytest.mark.timeout(60)
-def test_the_first_message_must_be_hello_and_a_broken_service_body_is_a_decoding_error() -> None:
-    """MSG before HEL: Bad_TcpMessageTypeInvalid. On an open channel, a MSG whose service body
-    cannot be decoded: Bad_DecodingError. Both close the connection; the server serves on."""
-
-    async def main() -> None:
-        _plc, server = _open_server()
-        await server.start()
-        try:
-            raw = await RawClient.connect(server.endpoint)
-            await raw.send(frame(b"MSG", bytes(24)))
-            await refused_with(raw, BAD_TCP_MESSAGE_TYPE_INVALID)
-
-            raw = await RawClient.connect(server.endpoint)
-            await raw.hello(server.endpoint)
-            opened = await raw.open_none_channel()
-            assert kind_of(opened) == b"OPN"
-            await raw.send(raw.message_frame(b"\x01\x00\xff"))  # a NodeId cut short
-            await refused_with(raw, BAD_DECODING_ERROR)
-
-            client = Client(server.endpoint, timeout=5)  # the server is still there
-            await client.connect()
-            await client.disconnect()
         finally:
             await server.stop()
 
