@@ -23,6 +23,7 @@ from mestwin.virtual_plc.opcua_security import OpcUaSecurity, OpcUaUser, Role
 from mestwin.virtual_plc.opcua_server import PlcOpcUaServer
 from mestwin.virtual_plc.packml import State
 from mestwin.virtual_plc.plc import VirtualPLC, WriteStatus
+from tests.virtual_plc.opcua_cell import one_plc
 
 GOOD = 0
 BAD_NOT_WRITABLE = 0x803B0000
