@@ -14,7 +14,14 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from mestwin.mes_core.store import Equipment, EquipmentLevel, session_factory
+from mestwin.mes_core.store import (
+    Equipment,
+    EquipmentLevel,
+    Item,
+    Routing,
+    RoutingOperation,
+    session_factory,
+)
 from tests.store_backends import BACKENDS, store_engine_on
 
 
@@ -50,3 +57,20 @@ def build_plant(session: Session) -> dict[str, Equipment]:
     session.add(site)
     session.commit()
     return {"S1": site, "A1": area, "L1": line, "WC1": wc, "WU1": wu1, "WU2": wu2}
+
+
+def add_bottle_routing(session: Session, wc: Equipment) -> tuple[Item, Item, Routing]:
+    """Items BOTTLE and CAP and routing R-BOTTLE of BOTTLE at *wc* (10 fill: setup 60 s,
+    1.2 s/unit, family still; 20 cap: 0.5 s/unit), flushed."""
+    bottle, cap = Item(code="BOTTLE"), Item(code="CAP")
+    session.add_all([bottle, cap])
+    session.flush()
+    routing = Routing(code="R-BOTTLE", item_id=bottle.id)
+    routing.operations = [
+        RoutingOperation(sequence=10, work_centre_id=wc.id, setup_time=60, cycle_time=1.2,
+                         family="still"),
+        RoutingOperation(sequence=20, work_centre_id=wc.id, cycle_time=0.5),
+    ]
+    session.add(routing)
+    session.flush()
+    return bottle, cap, routing

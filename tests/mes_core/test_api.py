@@ -23,14 +23,12 @@ from mestwin.mes_core.store import (
     AuditRecord,
     EquipmentStateEvent,
     Inspection,
-    Item,
     ProductionCount,
     QualitySpec,
-    Routing,
     RoutingOperation,
     TimeElement,
 )
-from tests.mes_core.conftest import build_plant
+from tests.mes_core.conftest import add_bottle_routing, build_plant
 
 DAY0 = datetime(2024, 5, 6, tzinfo=UTC)
 
@@ -50,16 +48,7 @@ def client(store_factory: sessionmaker[Session], stops: list[StopRequest]) -> It
     (10 fill at WC1: setup 60 s, 1.2 s/unit; 20 cap at WC1: 0.5 s/unit)."""
     with store_factory() as db:
         eq = build_plant(db)
-        bottle, cap = Item(code="BOTTLE"), Item(code="CAP")
-        db.add_all([bottle, cap])
-        db.flush()
-        routing = Routing(code="R-BOTTLE", item_id=bottle.id)
-        routing.operations = [
-            RoutingOperation(sequence=10, work_centre_id=eq["WC1"].id, setup_time=60,
-                             cycle_time=1.2, family="still"),
-            RoutingOperation(sequence=20, work_centre_id=eq["WC1"].id, cycle_time=0.5),
-        ]
-        db.add(routing)
+        add_bottle_routing(db, eq["WC1"])
         wu1 = eq["WU1"].id
         db.add_all([
             EquipmentStateEvent(work_unit_id=wu1, start=DAY0 + timedelta(hours=6),

@@ -42,17 +42,14 @@ from mestwin.mes_core.losses import LossTaxonomy
 from mestwin.mes_core.reporting import ShiftCalendar, ShiftPattern
 from mestwin.mes_core.store import (
     EquipmentStateEvent,
-    Item,
     OrderOperation,
     OrderState,
     ProductionCount,
     ProductionOrder,
-    Routing,
-    RoutingOperation,
     TimeElement,
     session_factory,
 )
-from tests.mes_core.conftest import build_plant
+from tests.mes_core.conftest import add_bottle_routing, build_plant
 from tests.store_backends import BACKENDS, store_engine_on
 
 EXAMPLES = int(os.environ.get("MESTWIN_FUZZ_EXAMPLES", "25"))
@@ -69,17 +66,7 @@ def seed(engine: Engine) -> dict[str, list[Any]]:
     client could name, by the parameter or field names the API uses for them."""
     with session_factory(engine)() as db:
         eq = build_plant(db)
-        bottle, cap = Item(code="BOTTLE"), Item(code="CAP")
-        db.add_all([bottle, cap])
-        db.flush()
-        routing = Routing(code="R-BOTTLE", item_id=bottle.id)
-        routing.operations = [
-            RoutingOperation(sequence=10, work_centre_id=eq["WC1"].id, setup_time=60,
-                             cycle_time=1.2, family="still"),
-            RoutingOperation(sequence=20, work_centre_id=eq["WC1"].id, cycle_time=0.5),
-        ]
-        db.add(routing)
-        db.flush()
+        bottle, cap, routing = add_bottle_routing(db, eq["WC1"])
         orders = []
         for code, state in (("PO-1", OrderState.RELEASED), ("PO-2", OrderState.PLANNED)):
             order = ProductionOrder(code=code, item_id=bottle.id, routing_id=routing.id,
