@@ -18,6 +18,12 @@ Conventions (Modbus Application Protocol v1.1b3 plus common PLC practice):
   holding registers, as many PLCs do (booleans one register each, no pulse coils).
 * Each group is contiguous and starts at a multiple of :data:`GROUP_STRIDE`, so one read of
   at most 125 registers polls it, and adding a tag to one group never moves another.
+* The Genealogy group (the PLC's FIFO of unit starts, as barcode-reading lines keep) comes
+  after every other register group, so it moves none of them: ``Genealogy.Seq`` (UINT32,
+  the number of the newest record) at the group's base, then ``Genealogy.Record[k]`` (the
+  record of sequence number n is in slot n % 16) each at its own multiple of
+  :data:`GROUP_STRIDE`; a record is a 400-character string, 200 registers, so a client
+  reads Seq and then, in two requests each, only the records it has not seen.
 * Reads and writes that touch an unmapped address (including the gap after a group: read a
   group with its exact span) and writes to a read-only address answer exception 02 (illegal
   data address); a value that does not decode, lies outside the entry's
@@ -169,7 +175,7 @@ class RegisterMap:
                 lines.append(
                     f"| {e.address} | {e.number:06d} | {e.size} | {e.encoding} | "
                     f"{'RW' if e.writable else 'R'} | `{name}` | {e.unit} | {_values(e)} | "
-                    f"{e.description} |")
+                    f"{e.description.replace('|', '&#124;')} |")
             lines.append("")
         return "\n".join(lines)
 
@@ -242,6 +248,13 @@ def build_map(profile: Profile | str = Profile.STANDARD,
         signals = [s for s in specs if s.group is Group.SIGNALS]
         entries += [Entry(Table.DISCRETE_INPUT, i, 1, Encoding.BOOL, False, Group.SIGNALS,
                           s.path, None, s.description) for i, s in enumerate(signals)]
+    fifo = Table.HOLDING_REGISTER if holding_only else Table.INPUT_REGISTER
+    address = bases[fifo]
+    for spec in (s for s in specs if s.group is Group.GENEALOGY):
+        size = _size(spec)
+        entries.append(Entry(fifo, address, size, _ENCODING[spec.data_type], spec.writable,
+                             Group.GENEALOGY, spec.path, None, spec.description, spec.unit))
+        address += -(-size // GROUP_STRIDE) * GROUP_STRIDE
     return RegisterMap(tuple(entries), profile, word_order)
 
 
@@ -272,7 +285,16 @@ def register_map_markdown(machines: list[str], profile: Profile | str = Profile.
               "column or that the PLC refuses, and a write that sets more than one pulse "
               "coil. A refused write stores none of its values. A unit id that no machine "
               "has answers exception 0B (gateway target device failed to respond). Strings "
-              "are ASCII, NUL-padded; DATETIME is UINT32 seconds since 1970-01-01 UTC.", "",
+              "are ASCII, two characters per register (first in the high byte), NUL-padded to "
+              "the Size column; DATETIME is UINT32 seconds since 1970-01-01 UTC.", "",
+              "Genealogy (the PLC's FIFO of unit starts): `Genealogy.Seq` is the sequence "
+              "number of the newest record (0: none yet); record n is in "
+              "`Genealogy.Record[n % 16]` as `seq|time|serial|product|lot|order|consumed` "
+              "(time in simulated seconds; consumed is `lot=qty` or `serial@lot=qty`, comma "
+              "separated). The PLC writes a record before it counts it in Seq, so a client "
+              "that reads Seq and then the records it has not seen loses no unit started "
+              "between two polls (up to 16). A record spans 200 registers: read it in two "
+              "requests (a read returns at most 125).", "",
               rmap.render_markdown()]
     return "\n".join(lines)
 

@@ -297,12 +297,12 @@ _OEE = [
 GENEALOGY_SLOTS = 16
 """Unit starts the PLC keeps in its genealogy FIFO (``Genealogy.Record[k]``)."""
 RECORD_LENGTH = 400
+"""Characters of a genealogy record (200 Modbus registers, so two reads of at most 125)."""
 _GENEALOGY = [
-    ("Seq", _U32, _R, "", "Sequence number of the newest genealogy record (0 none yet)",
-     0, False),
+    ("Seq", _U32, _R, "", "Sequence number of the newest genealogy record (0 none yet)"),
     *[(f"Record[{k}]", _S, _R, "",
        "Ring buffer slot seq % 16: 'seq|time|serial|product|lot|order|consumed'",
-       RECORD_LENGTH, False) for k in range(GENEALOGY_SLOTS)],
+       RECORD_LENGTH) for k in range(GENEALOGY_SLOTS)],
 ]
 _IDENTIFICATION = [
     ("Manufacturer", _S, _R, "", "Machine manufacturer", TEXT, False),
