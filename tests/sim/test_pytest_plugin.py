@@ -9,6 +9,8 @@ the example test of the README, word for word.
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import re
 import subprocess
 import sys
@@ -23,7 +25,7 @@ from asyncua import ua
 from asyncua.client.client import Client
 from pyModbusTCP.client import ModbusClient
 
-from mestwin.plantmodels.eventlog import EventKind
+from mestwin.plantmodels.eventlog import Complete, EventKind, Exit, StateChange
 from mestwin.sim.pytest_plugin import VirtualPlant
 from mestwin.sim.scenario import parse_scenario
 
@@ -44,6 +46,49 @@ LINE: dict[str, Any] = {
          "to": "sink"},
     ],
 }
+
+
+# Two stations, the second with two servers (machines pack-1, pack-2), a warm-up, all four
+# outcomes and breakdowns: what a window or a per-server count can get wrong.
+WINDOW_LINE: dict[str, Any] = {
+    "name": "window line",
+    "seed": 5,
+    "horizon": "4h",
+    "warmup": "1h",
+    "sources": [{"id": "arrivals", "interarrival": {"dist": "exponential", "mean": "40s"},
+                 "to": "cut"}],
+    "stations": [
+        {"id": "cut", "process_time": {"dist": "exponential", "mean": "30s"}, "buffer": 5,
+         "scrap": 0.05, "to": "pack"},
+        {"id": "pack", "servers": 2, "process_time": {"dist": "constant", "value": "70s"},
+         "scrap": 0.03, "rework": 0.05,
+         "failures": {"ttf": {"dist": "exponential", "mean": "1h"},
+                      "ttr": {"dist": "exponential", "mean": "5min"}, "basis": "operating"},
+         "to": "sink"},
+    ],
+}
+PROCESSING = 1  # MachineState code of a server at work (mestwin.virtual_plc.port)
+
+
+def completes_by_machine(events: list[Any]) -> dict[str, dict[str, int]]:
+    """Outcome counts per machine, from the event log alone: a COMPLETE row names only the
+    station and serial, so it belongs to the server whose last PROCESSING state row at that
+    station carried the serial (machine ``<station>-<n>`` for server n-1 of a station with
+    several, else the station id)."""
+    servers: dict[str, set[int]] = {}
+    working: dict[tuple[str, str | None], int] = {}
+    counts: dict[tuple[str, int], dict[str, int]] = {}
+    for event in events:
+        if isinstance(event, StateChange):
+            servers.setdefault(event.station, set()).add(event.server)
+            if event.state == PROCESSING:
+                working[event.station, event.serial] = event.server
+        elif isinstance(event, Complete):
+            key = (event.station, working[event.station, event.serial])
+            tally = counts.setdefault(key, {"good": 0, "scrap": 0, "rework": 0})
+            tally[event.outcome] += 1
+    return {(station if len(servers[station]) == 1 else f"{station}-{index + 1}"): tally
+            for (station, index), tally in counts.items()}
 
 
 def plugin_args() -> list[str]:
@@ -111,9 +156,93 @@ def test_handle_advances_time_and_serves_tags_equal_to_the_ground_truth() -> Non
         assert sum(1 for e in completes if getattr(e, "station", "") == "pack") \
             == truth.produced
         result = plant.results()
-        assert result.horizon_s == 3600.0
-        assert result.stations["pack"].produced == truth.produced
+        assert result["horizon_s"] == 3600.0
+        assert result["stations"]["pack"]["produced"] == truth.produced
         assert len(plant.event_log_sha256()) == 64
+
+
+def test_counters_of_each_machine_and_of_a_station_equal_the_logged_cycles() -> None:
+    """counters() takes every machine name and every station id: pack-1 and pack-2 count
+    the COMPLETE rows of their own server, pack their sum; PQ = GQ + SQ + RQ each."""
+    with VirtualPlant(parse_scenario(WINDOW_LINE)) as plant:
+        assert plant.machines == ("cut", "pack-1", "pack-2")
+        plant.advance(3 * 3600)
+        logged = completes_by_machine(plant.events())
+        assert set(logged) == {"cut", "pack-1", "pack-2"}
+        for machine in ("cut", "pack-1", "pack-2"):
+            c = plant.counters(machine)
+            assert (c.good, c.scrap, c.rework) == (
+                logged[machine]["good"], logged[machine]["scrap"], logged[machine]["rework"])
+            assert c.produced == c.good + c.scrap + c.rework > 50
+        pack = plant.counters("pack")
+        for field in ("produced", "good", "scrap", "rework", "consumed"):
+            assert getattr(pack, field) == getattr(plant.counters("pack-1"), field) \
+                + getattr(plant.counters("pack-2"), field)
+        assert pack.produced == sum(1 for e in plant.events(EventKind.COMPLETE)
+                                    if isinstance(e, Complete) and e.station == "pack")
+        assert pack.scrap > 0
+        assert pack.rework > 0
+        with pytest.raises(KeyError, match=r"no machine or station 'packer'.*pack-1.*pack"):
+            plant.counters("packer")
+
+
+def assert_same_json(ours: Any, theirs: Any, path: str = "") -> None:
+    """Key for key and in the same types; numbers exactly or within 1e-9."""
+    assert type(ours) is type(theirs), path
+    if isinstance(ours, dict):
+        assert list(ours) == list(theirs), path
+        for key in ours:
+            assert_same_json(ours[key], theirs[key], f"{path}.{key}")
+    elif isinstance(ours, list):
+        assert len(ours) == len(theirs), path
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+            assert_same_json(a, b, f"{path}[{i}]")
+    elif isinstance(ours, float):
+        assert math.isclose(ours, theirs, rel_tol=1e-9, abs_tol=1e-9), (path, ours, theirs)
+    else:
+        assert ours == theirs, path
+
+
+@pytest.mark.timeout(300)
+def test_results_at_the_horizon_are_the_json_of_mestwin_run(tmp_path: Path) -> None:
+    """results() is the object ``mestwin run --json`` prints for the same scenario, seed
+    and horizon (run in its own process): same keys in the same order, same values."""
+    scenario = tmp_path / "line.json"  # JSON is YAML
+    scenario.write_text(json.dumps(WINDOW_LINE), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "mestwin.cli", "run", str(scenario), "--json", "--seed", "9"],
+        capture_output=True, text=True, timeout=240, check=True)
+    theirs = json.loads(done.stdout)
+    with VirtualPlant(parse_scenario({**WINDOW_LINE, "seed": 9})) as plant:
+        plant.advance(4 * 3600)
+        ours = plant.results()
+    assert theirs["seed"] == 9
+    assert theirs["stations"]["pack"]["servers"] == 2
+    assert_same_json(ours, theirs)
+    assert ours["stations"]["cut"]["kpi"]["oee"] is not None
+
+
+def test_results_cover_one_window_before_and_after_the_warm_up() -> None:
+    """Before the warm-up ends every figure covers [0, now] (warmup_s is 0); after it,
+    every figure covers [warm-up, now]: throughput, station counts and time elements
+    against the event log's EXIT and COMPLETE rows of that window."""
+    with VirtualPlant(parse_scenario(WINDOW_LINE)) as plant:
+        for now, start in ((1800.0, 0.0), (3 * 3600.0, 3600.0)):
+            plant.advance(now - plant.now)
+            result = plant.results()
+            assert (result["warmup_s"], result["horizon_s"]) == (start, now)
+            events = plant.events()
+            exits = sum(1 for e in events if isinstance(e, Exit) and e.t >= start
+                        and e.sink == "sink")
+            assert exits > 0
+            assert result["throughput_per_hour"] == pytest.approx(
+                exits * 3600 / (now - start), rel=1e-12)
+            for sid, station in result["stations"].items():
+                cycles = sum(1 for e in events if isinstance(e, Complete)
+                             and e.station == sid and e.t >= start)
+                assert station["produced"] == cycles > 0
+                assert station["time_elements_s"]["POT"] == pytest.approx(
+                    station["servers"] * (now - start), rel=1e-12)
 
 
 def test_handle_paces_and_pauses_in_the_background() -> None:
@@ -188,7 +317,7 @@ def test_yaml_next_to_the_test_file(virtual_plant):
 
 @pytest.mark.virtual_plant(scenario=LINE, seed=11, modbus=False)
 def test_dict_seed_and_no_modbus(virtual_plant):
-    assert virtual_plant.results().seed == 11
+    assert virtual_plant.results()["seed"] == 11
     assert virtual_plant.endpoints.modbus == ()
     assert virtual_plant.endpoints.opcua.startswith("opc.tcp://127.0.0.1:")
 

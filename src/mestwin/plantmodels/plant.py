@@ -65,6 +65,8 @@ class Plant:
         self.flow_time_sum = 0.0
         self.exits_by_product: dict[str, int] = {}
         self._reset_at_warmup = False
+        self._window_start = 0.0
+        """When the statistics window opened: 0, or the end of warm-up once it has passed."""
 
     # -- building ---------------------------------------------------------------------------
     def _add(self, node: Any) -> Any:
@@ -147,6 +149,7 @@ class Plant:
     # -- running ---------------------------------------------------------------------------
     def _start_window(self) -> None:
         now = self.env._now
+        self._window_start = now
         self._wip_area = 0.0
         self._t_wip = now
         self.departed = self.scrapped = self.exited = 0
@@ -208,11 +211,12 @@ class Plant:
                 for s in self.stations.values() for m in s.pool}
 
     def results(self) -> PlantResult:
-        """Statistics of the window from the end of warm-up to now."""
+        """Statistics of the window [warmup_s, horizon_s]: from the end of warm-up to now,
+        or, while the warm-up has not ended yet, every figure over [0, now]."""
         from mestwin.plantmodels.accounting import station_result
 
         now = self.env.now
-        window = now - min(self.warmup, now)
+        window = now - self._window_start
         self._wip_area += self.wip * (now - self._t_wip)
         self._t_wip = now
         stations: dict[str, StationResult] = {
@@ -226,7 +230,7 @@ class Plant:
             scenario=self.name,
             seed=self.seed,
             horizon_s=now,
-            warmup_s=min(self.warmup, now),
+            warmup_s=self._window_start,
             throughput_per_hour=self.exited / window * 3600 if window > 0 else 0.0,
             mean_flow_time_s=self.flow_time_sum / self.exited if self.exited else 0.0,
             mean_wip=self._wip_area / window if window > 0 else 0.0,

@@ -45,6 +45,7 @@ from mestwin.plantmodels.results import PlantResult
 from mestwin.sim.naming import line_name, machine_ports
 from mestwin.sim.realtime import LagPolicy, LagStats, RealtimeDriver
 from mestwin.sim.scenario import Scenario, build_plant
+from mestwin.sim.scenario.run_warnings import run_warnings
 from mestwin.virtual_plc.modbus_server import Endpoint, ModbusServer, ModbusSettings
 from mestwin.virtual_plc.opcua_jobs import JobOrderList
 from mestwin.virtual_plc.opcua_security import OpcUaSecurity
@@ -133,13 +134,18 @@ class PlantEndpoints:
 
 @dataclass(frozen=True)
 class MachineCounters:
-    """A machine's own cumulative counters since t=0 (the ground truth the PLC counts)."""
+    """Cumulative counters since t=0 of a machine (the ground truth its PLC counts) or of
+    a station (the sum over its machines). Never reset: the window of ``results()`` does
+    not apply to them."""
 
     produced: int
     good: int
     scrap: int
     rework: int
     consumed: int
+
+
+_COUNTER_FIELDS = ("produced", "good", "scrap", "rework", "consumed")
 
 
 @dataclass
@@ -399,14 +405,27 @@ class PlantRuntime:
         return self.plant.log
 
     def results(self) -> PlantResult:
-        """KPIs of the window from the end of warm-up to now."""
-        return self.plant.results()
+        """What ``mestwin run`` reports, at now: the KPIs of the window [warmup_s,
+        horizon_s] (end of warm-up to now; while the warm-up lasts, [0, now] for every
+        figure) and the run's warnings."""
+        result = self.plant.results()
+        result.warnings = run_warnings(self.scenario, self.plant)
+        return result
 
-    def counters(self, machine: str) -> MachineCounters:
-        """*machine*'s cumulative counters as the plant knows them."""
-        port = self.machines[machine]
-        return MachineCounters(port.produced, port.good, port.scrap, port.rework,
-                               port.consumed)
+    def counters(self, name: str) -> MachineCounters:
+        """Cumulative counters since t=0 of machine *name* (``pack-1``, what its PLC counts),
+        or of station *name* (``pack``): the sum over the station's machines."""
+        port = self.machines.get(name)
+        if port is not None:
+            return MachineCounters(port.produced, port.good, port.scrap, port.rework,
+                                   port.consumed)
+        station = self.plant.stations.get(name)
+        if station is None:
+            raise KeyError(f"no machine or station {name!r}; machines: "
+                           f"{', '.join(self.machines)}; stations: "
+                           f"{', '.join(self.plant.stations)}")
+        parts = [self.counters(machine.id) for machine in station.machines()]
+        return MachineCounters(*(sum(getattr(c, f) for c in parts) for f in _COUNTER_FIELDS))
 
     def all_counters(self) -> Mapping[str, MachineCounters]:
         """:meth:`counters` of every machine."""

@@ -6,8 +6,9 @@ Installed with mestwin (entry point ``pytest11``: ``mestwin``), or load it with
 free ports of 127.0.0.1, in a background thread, so a plain synchronous test (or the MES
 under test, in any process) talks to it like to a real line. Simulated time stands still
 until the test calls :meth:`VirtualPlant.advance` (a span, as fast as possible) or
-:meth:`VirtualPlant.pace` (real time x speed); the ground truth (event log, KPIs, each
-machine's counters) is there to check what the MES concluded.
+:meth:`VirtualPlant.pace` (real time x speed); the ground truth (event log, the KPIs of
+``mestwin run --json``, each machine's and station's counters) is there to check what the
+MES concluded.
 
 Choose the scenario per test with the marker, or for a whole run with an option::
 
@@ -29,6 +30,7 @@ days is ``mestwin serve``'s job, which keeps none (or streams them with ``--even
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Future
@@ -38,7 +40,6 @@ from typing import Any, TypeVar
 import pytest
 
 from mestwin.plantmodels.eventlog import EventKind, Record, Retention
-from mestwin.plantmodels.results import PlantResult
 from mestwin.sim.plant_runtime import (
     MachineCounters,
     PlantEndpoints,
@@ -158,13 +159,20 @@ class VirtualPlant:
         return self.endpoints.node_id(machine, path)
 
     # -- ground truth -----------------------------------------------------------------------
-    def counters(self, machine: str) -> MachineCounters:
-        """*machine*'s cumulative counters (produced, good, scrap, rework, consumed)."""
-        return self._call(lambda: self.runtime.counters(machine))
+    def counters(self, name: str) -> MachineCounters:
+        """Cumulative counters since t=0 (produced, good, scrap, rework, consumed) of
+        machine *name* (``pack-1``: what its PLC counts) or of station *name* (``pack``:
+        the sum over its machines; a one-server station's machine has the station's id)."""
+        return self._call(lambda: self.runtime.counters(name))
 
-    def results(self) -> PlantResult:
-        """KPIs of the run so far (as ``mestwin run --json`` reports them)."""
-        return self._call(self.runtime.results)
+    def results(self) -> dict[str, Any]:
+        """The JSON object ``mestwin run --json`` prints, for the run so far: the keys of
+        the README's ``--json`` contract, plain JSON types (``results()["stations"]["cut"]
+        ["kpi"]["oee"]``). Every figure covers the window [``warmup_s``, ``horizon_s``]:
+        from the end of warm-up to now, or [0, now] while the warm-up has not ended."""
+        result = self._call(self.runtime.results)
+        data: dict[str, Any] = json.loads(json.dumps(result.to_dict()))
+        return data
 
     def events(self, kind: EventKind | None = None) -> list[Record]:
         """The ground-truth event log so far as typed records (optionally of one kind)."""
