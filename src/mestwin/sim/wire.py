@@ -18,11 +18,18 @@ import simpy
 from mestwin.mes_core.collection.collector import (
     CHANGE_TIME,
     COUNTERS,
+    RECORDS,
+    SEQ,
     STATE_TIMES,
     TAG_PATHS,
     Collector,
 )
-from mestwin.mes_core.collection.modbus import ModbusDevice, ModbusPollingSource, RegisterTag
+from mestwin.mes_core.collection.modbus import (
+    ModbusDevice,
+    ModbusPollingSource,
+    RecordFifo,
+    RegisterTag,
+)
 from mestwin.mes_core.collection.opcua import OpcUaSource
 from mestwin.mes_core.collection.source import TagSource
 from mestwin.mes_core.ledger import ProductionLedger
@@ -58,6 +65,14 @@ def modbus_tags(server: ModbusServer) -> list[RegisterTag]:
     tags = [RegisterTag(e.path, e.table, e.address, e.size, e.encoding)
             for e in server.map.entries if e.path in rank and not e.table.is_bit]
     return sorted(tags, key=lambda t: rank[t.path])
+
+
+def modbus_fifo(tags: list[RegisterTag]) -> RecordFifo | None:
+    """The genealogy FIFO among *tags* (None if the map lacks it), slot k as RECORDS[k]."""
+    by_path = {t.path: t for t in tags}
+    if SEQ not in by_path or any(path not in by_path for path in RECORDS):
+        return None
+    return RecordFifo(SEQ, tuple(by_path[path] for path in RECORDS))
 
 
 _SETTLE_PATHS = (*COUNTERS, *STATE_TIMES, CHANGE_TIME)
@@ -120,7 +135,8 @@ async def run_over_wire(scenario: Scenario, transport: str, speed: float, until:
         await modbus.start()
         server = modbus
         devices = [ModbusDevice(e.machine, e.host, e.port, e.unit_id) for e in modbus.endpoints]
-        source = ModbusPollingSource(devices, modbus_tags(modbus), interval=0.05)
+        tags = modbus_tags(modbus)
+        source = ModbusPollingSource(devices, tags, interval=0.05, fifo=modbus_fifo(tags))
     else:
         raise ValueError(f"unknown transport {transport!r}; expected opcua or modbus")
     source.subscribe(collector.on_batch)

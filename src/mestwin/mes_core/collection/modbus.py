@@ -6,6 +6,13 @@ each device's mapped tags in as few requests as the map allows (contiguous runs 
 and delivers what changed since the last poll as one batch. A change's time is the PLC's
 simulation clock (``Diagnostics.SimTime``) read in the same poll, when the map has it.
 
+Polling samples, so what happens between two polls is lost unless the PLC keeps it: a
+:class:`RecordFifo` (the genealogy FIFO, ``Genealogy.Seq`` and ``Genealogy.Record[k]``) is
+read as a FIFO, not as tags: each poll reads the sequence number with the other tags and
+then only the records written since the last poll (a record longer than one read takes
+several), delivered in the same batch as the sequence number. Every unit start reaches the
+MES however slowly it polls, as long as no more than one FIFO's worth happens between polls.
+
 The MES is configured with the register map, as an integrator configures any MES from the
 machine vendor's manual (``mestwin plc map`` prints ours). This is the one module of the MES
 that imports pymodbus.
@@ -43,6 +50,15 @@ class RegisterTag:
 
 
 @dataclass(frozen=True)
+class RecordFifo:
+    """A PLC's FIFO of event records: tag *seq* numbers the newest record written (the PLC
+    writes the record first), and record n is in ``records[n % len(records)]``."""
+
+    seq: str
+    records: tuple[RegisterTag, ...]
+
+
+@dataclass(frozen=True)
 class ModbusDevice:
     """A machine reached at *host*:*port* as unit *unit_id*."""
 
@@ -74,10 +90,12 @@ def read_blocks(tags: Sequence[RegisterTag]) -> list[tuple[Table, int, int, list
 
 
 class ModbusPollingSource(TagSource):
-    """Polls *tags* of every device in *devices* every *interval* seconds."""
+    """Polls *tags* of every device in *devices* every *interval* seconds, and the records
+    of *fifo* (whose *seq* tag must be among *tags*) as a FIFO."""
 
     def __init__(self, devices: Sequence[ModbusDevice], tags: Sequence[RegisterTag], *,
-                 word_order: WordOrder = WordOrder.HIGH_FIRST, interval: float = 0.2) -> None:
+                 word_order: WordOrder = WordOrder.HIGH_FIRST, interval: float = 0.2,
+                 fifo: RecordFifo | None = None) -> None:
         super().__init__()
         self.devices = list(devices)
         self.tags = {t.path: t for t in tags}
@@ -85,8 +103,14 @@ class ModbusPollingSource(TagSource):
         """Delivery order within a poll: the order of *tags* (give the PLC's write order)."""
         self.word_order = word_order
         self.interval = interval
-        self.blocks = read_blocks(tags)
+        self.fifo = fifo
+        records = {t.path for t in fifo.records} if fifo is not None else set()
+        self.blocks = read_blocks([t for t in tags if t.path not in records])
         self.polls = 0
+        self.record_reads = 0
+        """Records read from FIFOs (each one or more requests)."""
+        self._seq: dict[str, int] = {}
+        """Per machine, the FIFO sequence number whose records have been read."""
         self._clients: dict[tuple[str, int], AsyncModbusTcpClient] = {}
         self._last: dict[tuple[str, str], TagValue] = {}
         self._task: asyncio.Task[None] | None = None
@@ -141,6 +165,8 @@ class ModbusPollingSource(TagSource):
                         values[tag.path] = decode(tag.encoding, chunk, self.word_order)
                     except DecodeError:
                         continue
+            if self.fifo is not None:
+                values.update(await self._new_records(client, device, values))
             clock = values.get(TIME_PATH)
             time = float(clock) if isinstance(clock, int | float) else 0.0
             for path in sorted(values, key=lambda p: self._rank.get(p, len(self._rank))):
@@ -151,6 +177,31 @@ class ModbusPollingSource(TagSource):
                     batch.append(TagChange(device.machine, path, value, time))
         self.polls += 1
         self.deliver(batch)
+
+    async def _new_records(self, client: AsyncModbusTcpClient, device: ModbusDevice,
+                           values: dict[str, TagValue]) -> dict[str, TagValue]:
+        """The FIFO records *device* wrote since the last poll (all it holds, the first
+        time: a collector resuming from a checkpoint may need older ones)."""
+        assert self.fifo is not None
+        seq, last = values.get(self.fifo.seq), self._seq.get(device.machine)
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq == last:
+            return {}
+        slots = self.fifo.records
+        first = 1 if last is None or seq < last else last + 1  # seq < last: PLC restarted
+        records: dict[str, TagValue] = {}
+        for number in range(max(first, seq - len(slots) + 1), seq + 1):
+            tag = slots[number % len(slots)]
+            words: list[int] = []
+            for offset in range(0, tag.size, MAX_READ):
+                words += await self._read(client, device.unit_id, tag.table,
+                                          tag.address + offset, min(MAX_READ, tag.size - offset))
+            self.record_reads += 1
+            try:
+                records[tag.path] = decode(tag.encoding, words, self.word_order)
+            except DecodeError:
+                continue  # the collector counts it lost (its number will not match)
+        self._seq[device.machine] = seq
+        return records
 
     async def _read(self, client: AsyncModbusTcpClient, unit: int, table: Table, address: int,
                     count: int) -> list[int]:
