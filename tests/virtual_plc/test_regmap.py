@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -189,4 +192,45 @@ def test_markdown_documents_every_refusal() -> None:
                   "Exception 03 (illegal data value)", "FC03/04 1-125", "FC10 1-123",
                   "FC0F 1-1968", "FC01/02 1-2000", "FF00", "more than one pulse coil",
                   "exception 0B (gateway target device failed to respond)"):
+        assert words in text, words
+
+
+def _plc_map(scenario: Path, *options: str) -> dict[str, list[str]]:
+    """``mestwin plc map SCENARIO`` as a user runs it: tag -> the cells of its row."""
+    done = subprocess.run([sys.executable, "-m", "mestwin.cli", "plc", "map", str(scenario),
+                           *options], capture_output=True, text=True, timeout=60, check=True)
+    rows = {}
+    for line in done.stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cells) > 5 and cells[5].startswith("`"):
+            assert len(cells) == 9, line  # a '|' in a description would split its cell
+            rows[cells[5].strip("`")] = cells
+    return rows
+
+
+@pytest.mark.timeout(120)
+def test_plc_map_documents_the_unit_in_work_and_the_genealogy_fifo(
+        scenarios_dir: Path) -> None:
+    """The printed map shows the unit's serial and lot as 32-character strings (16 registers
+    of two ASCII characters) where they always were, and the genealogy FIFO after every
+    other group so no address moves: Seq (UINT32) at 300501, Record[k] (400 characters, 200
+    registers) at 300601 + 200 k; holding-only, after the Signals group (400701). The text
+    tells how to read a record (two requests) and what it holds."""
+    rows = _plc_map(scenarios_dir / "assembly_line.yaml")
+    assert rows["PackTags.Status.CurrentLot"][:5] == ["31", "300032", "16", "STRING", "R"]
+    assert rows["PackTags.Status.CurrentSerial"][:5] == ["47", "300048", "16", "STRING", "R"]
+    assert rows["Genealogy.Seq"][:5] == ["500", "300501", "2", "UINT32", "R"]
+    for k in range(16):
+        address = 600 + 200 * k
+        assert rows[f"Genealogy.Record[{k}]"][:5] == [
+            str(address), f"{300001 + address:06d}", "200", "STRING", "R"]
+    assert "seq&#124;time&#124;serial" in rows["Genealogy.Record[0]"][8]
+    holding = _plc_map(scenarios_dir / "assembly_line.yaml", "--modbus-profile",
+                       "holding-only")
+    assert holding["Signals.Held"][:2] == ["604", "400605"]
+    assert holding["Genealogy.Seq"][:2] == ["700", "400701"]
+    assert holding["Genealogy.Record[15]"][:3] == ["3800", "403801", "200"]
+    text = register_map_markdown(["cut"])
+    for words in ("`seq|time|serial|product|lot|order|consumed`", "`Genealogy.Record[n % 16]`",
+                  "read it in two requests", "NUL-padded"):
         assert words in text, words
