@@ -22,10 +22,13 @@ def run_warnings(scenario: Scenario, plant: Plant) -> list[str]:
         if plant.sources[src.id].released < units:
             continue
         last = max(o.release for o in src.orders)
+        n = len(src.orders)
+        released = (f"all {n} orders ({units} units) were" if n > 1
+                    else f"its one order ({units} {'unit' if units == 1 else 'units'}) was")
         out.append(
             f"sources[{i}].orders: the order list of {src.id!r} ran out before the horizon "
-            f"({format_duration(plant.env.now)}): all {len(src.orders)} orders ({units} units) "
-            f"were released (the last order's release time: {format_duration(last)}) and "
+            f"({format_duration(plant.env.now)}): {released} released (the last order's "
+            f"release time: {format_duration(last)}) and "
             "nothing more entered from it; add orders or shorten the horizon if that was "
             "not meant")
     return out
