@@ -208,3 +208,29 @@ def test_without_servers_the_plant_still_runs() -> None:
             assert len(runtime.log) > 0
 
     asyncio.run(main())
+
+
+def test_a_station_counts_the_sum_of_its_machines_and_results_carry_warnings() -> None:
+    """counters('pack') is pack-1 + pack-2 field by field (each server its own PLC and
+    counters); an unknown name is a KeyError naming what exists; results() carries the
+    run's warnings as ``mestwin run`` does (an order list that ran out)."""
+    orders = {**SCENARIO, "sources": [{"id": "po", "to": "cut", "orders": [
+        {"id": "PO-1", "product": "part", "quantity": 30, "release": 0}]}]}
+
+    async def main() -> None:
+        settings = RuntimeSettings(opcua=False, modbus=False)
+        async with PlantRuntime(parse_scenario(orders), settings) as runtime:
+            await runtime.advance(3600)
+            one, two, pack = (runtime.counters(m) for m in ("pack-1", "pack-2", "pack"))
+            assert one.produced > 0
+            assert two.produced > 0
+            assert pack.produced == one.produced + two.produced == 30
+            assert pack.good == one.good + two.good
+            assert runtime.counters("cut").produced == 30
+            with pytest.raises(KeyError, match=r"'press'.*machines: cut, pack-1, pack-2"):
+                runtime.counters("press")
+            warnings = runtime.results().warnings
+            assert len(warnings) == 1
+            assert warnings[0].startswith("sources[0].orders: ")
+
+    asyncio.run(main())
