@@ -21,7 +21,7 @@ from mestwin.sim.integrator_doc import BEGIN, END, render, tables
 from mestwin.virtual_plc.opcua_server import NAMESPACE_URI
 from mestwin.virtual_plc.packml import Command, State
 from mestwin.virtual_plc.plc import MIRROR, START_DATETIME
-from mestwin.virtual_plc.tags import STOP_REASONS, LossCategory
+from mestwin.virtual_plc.tags import STOP_REASONS, LossCategory, stop_reason
 from tests.sim.test_pytest_plugin import run_pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +78,11 @@ def test_plant_state_mapping_is_the_mirror_table() -> None:
         seen[int(code), reason] = int(packml.split()[0])
     assert seen == {key: int(value) for key, value in MIRROR.items()}
     assert seen[int(MachineState.SETUP), None] == int(State.EXECUTE)
+    # the codes the prose of the rules names
+    text = doc_text()
+    assert f"`StateReason` is {stop_reason('setup').id} and no" in text
+    assert f"a reason the taxonomy does not know is {stop_reason('no such').id})" in text
+    assert f"(Stopped = {int(State.STOPPED)},\nExecute = {int(State.EXECUTE)})" in text
 
 
 def test_stop_reasons_and_loss_categories_are_the_taxonomy() -> None:
