@@ -166,3 +166,43 @@ def test_the_genealogy_fifo_holds_every_recent_start_with_its_kit(scenarios_dir:
         assert kits > 0
 
     serve(scenarios_dir, "assembly_line", session)
+
+
+@pytest.mark.timeout(60)
+def test_a_record_is_read_in_two_requests_not_one(scenarios_dir: Path) -> None:
+    """Raw FC04 frames: the 200 registers of a record in one request answer exception 03
+    (quantity past 125, Modbus Application Protocol v1.1b3 6.4); its two halves (125 + 75)
+    answer 250 and 150 data bytes that together spell the record slot 1 holds (a record
+    whose number is 1 modulo 16)."""
+
+    async def session(plant: Plant, plcs: dict[str, VirtualPLC],
+                      connect: Callable[[str], ModbusClient]) -> None:
+        plant.env.run(until=600.0)
+        name = next(n for n, p in plcs.items() if p.tags["Genealogy.Seq"])
+        endpoint = connect(name)  # only its host, port and unit id: the frames are ours
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(endpoint.host, endpoint.port), 10)
+
+        async def fc04(tid: int, address: int, count: int) -> bytes:
+            writer.write(tid.to_bytes(2, "big") + b"\0\0\0\x06"
+                         + bytes([endpoint.unit_id, 4]) + address.to_bytes(2, "big")
+                         + count.to_bytes(2, "big"))
+            header = await asyncio.wait_for(reader.readexactly(6), 10)
+            assert header[:4] == tid.to_bytes(2, "big") + b"\0\0"
+            return await asyncio.wait_for(
+                reader.readexactly(int.from_bytes(header[4:6], "big")), 10)
+
+        try:
+            assert await fc04(1, RECORD_0 + RECORD_STRIDE, 200) == bytes(
+                [endpoint.unit_id, 0x84, 0x03])
+            first = await fc04(2, RECORD_0 + RECORD_STRIDE, 125)
+            second = await fc04(3, RECORD_0 + RECORD_STRIDE + 125, 75)
+        finally:
+            writer.close()
+        assert first[1:3] == bytes([4, 250])
+        assert second[1:3] == bytes([4, 150])
+        record = (first[3:] + second[3:]).rstrip(b"\0").decode("ascii")
+        assert record == plcs[name].tags["Genealogy.Record[1]"]
+        assert int(record.split("|")[0]) % SLOTS == 1
+
+    serve(scenarios_dir, "bottling_line", session)
