@@ -94,6 +94,13 @@ def test_stop_reasons_and_loss_categories_are_the_taxonomy() -> None:
     categories = {int(r[0]): r[1] for r in section("loss_categories")}
     assert categories == {int(c): c.name.title().replace("_", "") for c in LossCategory}
     assert len(categories) == 1 + 6 + 2
+    # the disagreement the prose warns of: commanded stops are "planned" but not PDOT
+    for reason, state in (("operator_stop", MachineState.STOPPED),
+                          ("operator_hold", MachineState.HELD)):
+        assert stop_reason(reason).category is LossCategory.PLANNED
+        assert TIME_ELEMENT[state].name in doc_text()
+        assert TIME_ELEMENT[state].name != "PDOT"
+        assert f"`{reason}` ({stop_reason(reason).id})" in doc_text()
 
 
 def test_event_kinds_and_constants_are_the_codes() -> None:
