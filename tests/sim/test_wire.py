@@ -27,6 +27,7 @@ from mestwin.sim.scenario import build_plant, load_scenario
 from mestwin.sim.scoring import score_genealogy, score_oee
 from mestwin.sim.wire import modbus_fifo, modbus_tags, run_over_wire
 from mestwin.virtual_plc.modbus_server import ModbusServer, ModbusSettings
+from mestwin.virtual_plc.regmap import Profile
 
 SPEED = 60.0
 STRETCH = {"two_step_line": 900.0, "bottling_line": 600.0, "assembly_line": 1500.0,
@@ -72,12 +73,13 @@ def _starts(plant: Plant) -> set[tuple[str, float, str]]:
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("profile", list(Profile))
 def test_modbus_genealogy_is_lossless_when_polling_is_slower_than_the_units(
-        scenarios_dir: Path) -> None:
+        scenarios_dir: Path, profile: Profile) -> None:
     """Polled every 12 simulated seconds while the bottling line starts about one unit a
     second per machine, the MES still gets every unit start of every machine at its exact
-    time from the genealogy FIFO (none lost); sampling CurrentSerial alone at the same pace
-    misses most of them."""
+    time from the genealogy FIFO (none lost), in either register profile; sampling
+    CurrentSerial alone at the same pace misses most of them."""
     scenario = load_scenario(scenarios_dir / "bottling_line.yaml").model_copy(
         update={"warmup": 0.0})
     env = simpy.Environment()
@@ -90,7 +92,7 @@ def test_modbus_genealogy_is_lossless_when_polling_is_slower_than_the_units(
     sampled_mes = Collector(reason_codes(), [sampled_events.extend])
 
     async def main() -> None:
-        async with ModbusServer(plcs, ModbusSettings(port=0)) as server:
+        async with ModbusServer(plcs, ModbusSettings(port=0, profile=profile)) as server:
             devices = [ModbusDevice(e.machine, e.host, e.port, e.unit_id)
                        for e in server.endpoints]
             tags = modbus_tags(server)
