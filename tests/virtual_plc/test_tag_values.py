@@ -64,3 +64,44 @@ def test_typed_getters() -> None:
         values.integer("PackTags.Command.WorkOrder")
     with pytest.raises(TypeError):
         values.real("PackTags.Command.WorkOrder")
+
+
+def test_each_change_is_dated_by_the_clock_and_one_instant_is_shared() -> None:
+    """With a clock, changed_at gives the clock's time of a tag's last effective change;
+    a write of the same value keeps the old date; without a clock there is none."""
+    now = [0.0]
+    values = TagValues(clock=lambda: now[0])
+    assert values.changed_at("Diagnostics.Heartbeat") is None  # never changed
+    now[0] = 12.5
+    values.set("Diagnostics.Heartbeat", 1)
+    values.set("Diagnostics.ScanCount", 1)
+    now[0] = 13.0
+    values.set("Diagnostics.Heartbeat", 1)  # not a change
+    assert values.changed_at("Diagnostics.Heartbeat") == 12.5
+    assert values.changed_at("Diagnostics.ScanCount") == 12.5
+    plain = TagValues()
+    plain.set("Diagnostics.Heartbeat", 1)
+    assert plain.changed_at("Diagnostics.Heartbeat") is None
+
+
+def test_unwatch_stops_one_callback_and_leaves_the_others() -> None:
+    """After unwatch a callback is no longer called for those paths; another watcher of
+    the same path still is; unwatching what was never watched does nothing."""
+    values = TagValues()
+    first: list[object] = []
+    second: list[object] = []
+
+    def one(_path: str, value: object) -> None:
+        first.append(value)
+
+    def other(_path: str, value: object) -> None:
+        second.append(value)
+
+    values.watch(one, ["Diagnostics.Heartbeat"])
+    values.watch(other, ["Diagnostics.Heartbeat"])
+    values.set("Diagnostics.Heartbeat", 1)
+    values.unwatch(one, ["Diagnostics.Heartbeat"])
+    values.unwatch(one, ["Diagnostics.ScanCount"])
+    values.set("Diagnostics.Heartbeat", 2)
+    assert first == [1]
+    assert second == [1, 2]

@@ -15,15 +15,19 @@ clients look the index up by URI. NodeIds therefore survive a restart. The addre
 is built with one AddNodes batch per server, nested by group (:mod:`.opcua_nodes`).
 
 Values flow one way: a publisher task copies what changed in each PLC's
-:class:`~mestwin.virtual_plc.tag_values.TagValues` (``changed_since``) into the address space
-every ``publish_interval`` wall seconds (sooner when a clock driver (:class:`ClockDriver`) reports a
-batch), with the PLC clock (``PACDateTime``) as SourceTimestamp. Client writes to tags go
-through ``VirtualPLC.write`` (the rule set Modbus shares): BadNotWritable for a read-only
-tag, BadUserAccessDenied for a session without the operator role, BadTypeMismatch for a
-Variant of the wrong built-in type, BadOutOfRange for a value the PLC refuses (a CntrlCmd
-outside 0..10, a UnitMode outside 1..3, a string over its length); a write to a node that
-does not exist is BadNodeIdUnknown. UserAccessLevel and UserExecutable are answered per
-session: without the operator role nothing is writable or executable.
+:class:`~mestwin.virtual_plc.tag_values.TagValues` (``changed_since``) into the address
+space every ``publish_interval`` wall seconds (sooner when a clock driver
+(:class:`ClockDriver`) reports a batch). Like a real PLC's, every value's SourceTimestamp is
+the instant it changed on the PLC clock, the clock of ``PACDateTime``:
+``VirtualPLC.start_datetime`` + simulated seconds (``env.now``), so values changed in one
+instant share it; ServerTimestamp is wall time. A monitored item with QueueSize > 1 receives
+every change in order (:mod:`.opcua_history`); one with QueueSize 1 the latest value. Client
+writes to tags go through ``VirtualPLC.write`` (the rule set Modbus shares): BadNotWritable
+for a read-only tag, BadUserAccessDenied for a session without the operator role,
+BadTypeMismatch for a Variant of the wrong built-in type, BadOutOfRange for a value the PLC
+refuses (a CntrlCmd outside 0..10, a UnitMode outside 1..3, a string over its length); a
+write to a node that does not exist is BadNodeIdUnknown. UserAccessLevel and UserExecutable
+are answered per session: without the operator role nothing is writable or executable.
 
 The asyncua server underneath is a :class:`~.opcua_transport.GuardedServer`: its endpoints'
 security is enforced on every path, and malformed messages get ERR and a closed connection.
@@ -37,7 +41,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
@@ -49,6 +53,12 @@ from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
 
+from mestwin.virtual_plc.opcua_history import (
+    ChangeHistory,
+    deep_queue_size,
+    monitored_nodes,
+    revise_default_queues,
+)
 from mestwin.virtual_plc.opcua_jobs import JobOrderList, MachineSample, UaMethod, job_methods
 from mestwin.virtual_plc.opcua_nodes import (
     VARIANT_TYPES,
@@ -123,7 +133,17 @@ class _Machine:
     nodes: dict[str, ua.NodeId] = field(default_factory=dict)  # tag path -> NodeId
     version: int = -1
     jobs_version: int = -1
-    pushed: dict[str, TagValue] = field(default_factory=dict)
+    history: ChangeHistory = field(init=False)
+    """What the publisher last pushed, and the changes it owes queued items."""
+
+    def __post_init__(self) -> None:
+        self.history = ChangeHistory(self.plc.tags)
+
+    def stamp(self, instant: float | None = None) -> datetime:
+        """The PLC clock (``PACDateTime``) at simulated *instant*; now if None (a tag
+        never changed since the PLC started: dated when first served)."""
+        plc = self.plc
+        return plc.start_datetime + timedelta(seconds=plc.env.now if instant is None else instant)
 
 
 _ADMIN = User(role=UserRole.Admin)  # asyncua's default: the server's own internal session
@@ -237,6 +257,8 @@ class PlcOpcUaServer:
             self, server.iserver.attribute_service
         )
         server.subscribe_server_callback(CallbackType.PostRead, self._user_access)
+        for kind in (CallbackType.ItemSubscriptionCreated, CallbackType.ItemSubscriptionModified):
+            server.subscribe_server_callback(kind, self._items_changed)
         await server.start()
         if server.bserver is not None and self.port == 0:
             self.port = server.bserver.port
@@ -374,29 +396,43 @@ class PlcOpcUaServer:
             if speed is not None:
                 tags.set("Diagnostics.SpeedFactor", float(speed))
             self._update_jobs(machine)
+            for path in machine.history.paths:  # a deleted item leaves no trace: look
+                self._follow(machine, path)
             if tags.version != machine.version:
                 changed = (
                     tags.changed_since(machine.version) if machine.version >= 0 else tags.as_dict()
                 )
                 machine.version = tags.version
-                source = tags["PackTags.Admin.PACDateTime"]
-                stamp = source if isinstance(source, datetime) else now
-                for path, value in changed.items():
-                    last = machine.pushed.get(path)
-                    if last == value and type(last) is type(value):
-                        continue
-                    machine.pushed[path] = value
-                    spec = tags.specs[path]
-                    dv = _value(tag_variant(spec, value), stamp, now)
-                    await aspace.write_attribute_value(machine.nodes[path], AttributeIds.Value, dv)
-                    pushed += 1
+                for path in changed:
+                    pushed += await self._push(machine, path, now)
             if machine.jobs.version != machine.jobs_version:
                 machine.jobs_version = machine.jobs.version
                 job_list = self.node_id(machine.plc, "JobManagement.JobOrderList")
-                dv = _value(ua.Variant(machine.jobs.to_json(), VT.String), now, now)
+                dv = _value(ua.Variant(machine.jobs.to_json(), VT.String), machine.stamp(), now)
                 await aspace.write_attribute_value(job_list, AttributeIds.Value, dv)
                 pushed += 1
         return pushed
+
+    async def _push(self, machine: _Machine, path: str, now: datetime) -> int:
+        """Write what *path* is due (:meth:`ChangeHistory.due`), each value stamped with
+        its instant on the PLC clock; returns how many values."""
+        spec, node = machine.plc.tags.specs[path], machine.nodes[path]
+        changes = machine.history.due(path)
+        for value, instant in changes:
+            dv = _value(tag_variant(spec, value), machine.stamp(instant), now)
+            await self.ua.iserver.aspace.write_attribute_value(node, AttributeIds.Value, dv)
+        return len(changes)
+
+    def _follow(self, machine: _Machine, path: str) -> None:
+        """Record *path*'s every change while a monitored item queues more than one."""
+        machine.history.follow(path, deep_queue_size(self.ua.iserver.aspace, machine.nodes[path]))
+
+    def _items_changed(self, event: ServerItemCallback, _service: object) -> None:
+        """Monitored items were created or modified: follow the tags they queue."""
+        revise_default_queues(self.ua.iserver, event)
+        for node in monitored_nodes(self.ua.iserver.aspace, event, self._bindings):
+            machine, spec = self._bindings[node]
+            self._follow(machine, spec.path)
 
     def _update_jobs(self, machine: _Machine) -> None:
         tags = machine.plc.tags
@@ -450,13 +486,7 @@ class PlcOpcUaServer:
             value = value.replace(tzinfo=UTC)
         result = machine.plc.write(spec.path, value)
         if result.accepted:  # show the new value at once; the publisher skips it later
-            stored = machine.plc.tags[spec.path]
-            machine.pushed[spec.path] = stored
-            now = datetime.now(UTC)
-            dv = _value(tag_variant(spec, stored), now, now)
-            await self.ua.iserver.aspace.write_attribute_value(
-                machine.nodes[spec.path], AttributeIds.Value, dv
-            )
+            await self._push(machine, spec.path, datetime.now(UTC))
         else:
             _log.info("OPC UA write refused: %s", result.message)
         return _WRITE_STATUS[result.status]

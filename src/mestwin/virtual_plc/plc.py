@@ -151,8 +151,8 @@ class VirtualPLC:
         self.numbering = numbering
         self.start_datetime = start_datetime
         self.mirror = mirror
-        self.tags = TagValues()
-        """The values the protocol servers serve."""
+        self.tags = TagValues(clock=lambda: env.now)
+        """The values the protocol servers serve, each change dated on the PLC clock."""
         self.packml = PackMLMachine(env.now, State.STOPPED, UnitMode.PRODUCTION, acting_time_s)
         self.command_results: deque[CommandResult] = deque(maxlen=HISTORY)
         """The last :data:`HISTORY` client commands taken, accepted or refused, in order."""

@@ -1,8 +1,10 @@
 """The values a PLC's tags hold: one container per machine, with per-tag change versions.
 
 The tag table (:mod:`.tags`) says what each tag is; :class:`TagValues` holds what it reads
-now. The PLC writes it; the protocol servers serve it: OPC UA by :meth:`TagValues.changed_since`,
-the in-process transport by :meth:`TagValues.watch`, Modbus through its register image.
+now, and (given a clock) the simulated instant each tag last changed. The PLC writes it; the
+protocol servers serve it: OPC UA by :meth:`TagValues.changed_since` (and :meth:`TagValues.watch`
+for monitored items that queue every change), the in-process transport by
+:meth:`TagValues.watch`, Modbus through its register image.
 """
 
 from __future__ import annotations
@@ -21,14 +23,20 @@ class TagValues:
     Every effective change (a new value different from the old one) bumps :attr:`version`
     and stamps the tag with it, so a server remembers the version it last pushed and asks
     :meth:`changed_since` for the rest: cost is proportional to what changed, not to the
-    table. Not thread-safe: use it from the thread that runs the simulation.
+    table. *clock* (the simulated time, e.g. ``lambda: env.now``) dates each change: the
+    servers stamp values with it (:meth:`changed_at`). Not thread-safe: use it from the
+    thread that runs the simulation.
     """
 
-    def __init__(self, specs: Iterable[TagSpec] = TAGS) -> None:
+    def __init__(self, specs: Iterable[TagSpec] = TAGS,
+                 clock: Callable[[], float] | None = None) -> None:
         self._specs = {spec.path: spec for spec in specs}
         self._values: dict[str, TagValue] = {p: s.default for p, s in self._specs.items()}
         self._stamps: dict[str, int] = {}
         """Path -> version of its last change."""
+        self._clock = clock
+        self._instants: dict[str, float] = {}
+        """Path -> simulated time of its last change (only with a clock)."""
         self._version = 0
         self._watchers: dict[str, list[Callable[[str, TagValue], None]]] = {}
         """Path -> callbacks for its effective changes (see :meth:`watch`)."""
@@ -42,6 +50,21 @@ class TagValues:
             if path not in self._values:
                 raise KeyError(f"unknown tag {path!r}")
             self._watchers.setdefault(path, []).append(callback)
+
+    def unwatch(self, callback: Callable[[str, TagValue], None],
+                paths: Iterable[str] | None = None) -> None:
+        """Stop calling *callback* for *paths* (all tags if None); unknown pairs are ignored."""
+        for path in list(self._watchers) if paths is None else paths:
+            watchers = self._watchers.get(path)
+            if watchers is not None and callback in watchers:
+                watchers.remove(callback)
+                if not watchers:
+                    del self._watchers[path]
+
+    def changed_at(self, path: str) -> float | None:
+        """Simulated time of the last change of *path*: None without a clock or before any
+        change. Tags changed in one instant share it."""
+        return self._instants.get(path)
 
     @property
     def version(self) -> int:
@@ -91,6 +114,8 @@ class TagValues:
         self._values[path] = value
         self._version = version = self._version + 1
         self._stamps[path] = version
+        if self._clock is not None:
+            self._instants[path] = self._clock()
         watchers = self._watchers.get(path)
         if watchers is not None:
             for callback in watchers:
