@@ -9,15 +9,20 @@ they come from, so neither the renderer nor the document can drift. The worked e
 
 from __future__ import annotations
 
+import asyncio
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from asyncua.client.client import Client
 
 from mestwin.plantmodels.eventlog import EventKind
 from mestwin.plantmodels.states import TIME_ELEMENT, MachineState
-from mestwin.sim.integrator_doc import BEGIN, END, render, tables
+from mestwin.sim.integrator_doc import BEGIN, DISCOVERY_LINE, END, render, tables
+from mestwin.sim.pytest_plugin import VirtualPlant
+from mestwin.sim.scenario import parse_scenario
 from mestwin.virtual_plc.opcua_server import NAMESPACE_URI
 from mestwin.virtual_plc.packml import Command, State
 from mestwin.virtual_plc.plc import MIRROR, START_DATETIME
@@ -122,6 +127,37 @@ def test_the_examples_own_codes_are_the_codes() -> None:
     assert namespace["ELEMENT"] == {int(s): TIME_ELEMENT[s].name for s in MachineState}
     assert "import mestwin" not in example()[1]
     assert "from mestwin" not in example()[1]
+
+
+@pytest.mark.timeout(60)
+def test_source_timestamps_are_on_the_pacdatetime_clock() -> None:
+    """The clocks section: PACDateTime - its t=0 instant is simulated time, and an OPC UA
+    value's SourceTimestamp is the instant it changed on that clock (StateChangeTime only
+    grows, so its every value is a change, whatever the publisher skips)."""
+    doc_epoch = datetime.fromisoformat(section("constants")[1][1])
+
+    async def read(plant: VirtualPlant) -> list[tuple[float, datetime, datetime]]:
+        async with Client(str(plant.endpoints.opcua), timeout=10) as client:
+            ns = await client.get_namespace_index(NAMESPACE_URI)
+            out: list[tuple[float, datetime, datetime]] = []
+            for machine in plant.machines:
+                since, pac = [await client.get_node(
+                    f"ns={ns};s={plant.node_id(machine, path)}").read_data_value()
+                    for path in ("PackTags.Status.StateChangeTime", "PackTags.Admin.PACDateTime")]
+                assert since.SourceTimestamp is not None
+                assert since.Value is not None
+                assert pac.Value is not None
+                out.append((float(since.Value.Value), since.SourceTimestamp.replace(tzinfo=UTC),
+                            pac.Value.Value.replace(tzinfo=UTC)))
+            return out
+
+    with VirtualPlant(parse_scenario(DISCOVERY_LINE)) as plant:
+        plant.advance(3723.5)
+        readings = asyncio.run(asyncio.wait_for(read(plant), 30))
+    for since, stamp, pac in readings:
+        assert 0 < since <= 3723.5
+        assert abs((stamp - doc_epoch).total_seconds() - since) < 1e-6  # 100 ns resolution
+        assert (pac - doc_epoch).total_seconds() == pytest.approx(3723.5, abs=1e-6)
 
 
 @pytest.mark.timeout(300)
