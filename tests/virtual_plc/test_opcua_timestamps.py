@@ -89,8 +89,9 @@ async def paced(plant: Plant, plc: VirtualPLC, speed: float, until: float,
                 subscribe: dict[str, int], interval_ms: int = 50
                 ) -> dict[str, list[tuple[Any, datetime]]]:
     """Serve *plc* with the driver at *speed* until *until*, one subscription
-    (*interval_ms*) with an item per path of *subscribe* (path -> queueSize); returns what
-    each item received, once the last batch is delivered."""
+    (*interval_ms*) per path of *subscribe* (path -> queueSize; ``path#n`` for another
+    item on the same path); returns what each item received, once the last batch is
+    delivered."""
     driver = RealtimeDriver(plant.env, speed=speed)
     server = PlcOpcUaServer([plc], driver=driver, publish_interval=0.05)
     await server.start()
@@ -100,7 +101,7 @@ async def paced(plant: Plant, plc: VirtualPLC, speed: float, until: float,
             handlers = {path: Received() for path in subscribe}
             for path, queue in subscribe.items():
                 sub = await client.create_subscription(interval_ms, handlers[path])
-                node = client.get_node(f"ns={ns};s=L.M.{path}")
+                node = client.get_node(f"ns={ns};s=L.M.{path.partition('#')[0]}")
                 await sub.subscribe_data_change(node, queuesize=queue)
             await asyncio.sleep(0.3)  # the initial values
             await asyncio.wait_for(driver.run_until(until), timeout=until / speed * 3 + 30)
@@ -242,3 +243,24 @@ def test_the_server_revises_queue_size_0_to_1_and_keeps_larger_queues() -> None:
             return revised
 
     assert asyncio.run(asyncio.wait_for(main(), timeout=30)) == [1, 1, 1000]
+
+
+@pytest.mark.timeout(120)
+def test_a_queued_and_a_default_item_on_one_tag_each_get_their_own() -> None:
+    """StateCurrent monitored twice at 600x, published every 2 s: the QueueSize 1000 item
+    gets every change; the QueueSize 1 item beside it only the latest of each interval,
+    so fewer, in the same order, ending on the same final state."""
+    plant, plc = machine()
+    record = PlcRecord(plc, STATE)
+
+    async def main() -> dict[str, list[tuple[Any, datetime]]]:
+        return await paced(plant, plc, 600.0, 3600.0, {STATE: 1000, f"{STATE}#1": 1},
+                           interval_ms=2000)
+
+    received = asyncio.run(main())
+    queued, latest = received[STATE], received[f"{STATE}#1"]
+    assert queued[1:] == [(v, t) for v, t in record.changes]
+    assert len(latest) < len(queued) / 2
+    assert latest[-1] == queued[-1]
+    positions = [queued.index(item) for item in latest]  # a subsequence, in order
+    assert positions == sorted(positions)

@@ -56,6 +56,7 @@ from asyncua.ua.status_codes import StatusCodes
 from mestwin.virtual_plc.opcua_history import (
     ChangeHistory,
     deep_queue_size,
+    deliver_queued,
     monitored_nodes,
     revise_default_queues,
 )
@@ -417,10 +418,13 @@ class PlcOpcUaServer:
         """Write what *path* is due (:meth:`ChangeHistory.due`), each value stamped with
         its instant on the PLC clock; returns how many values."""
         spec, node = machine.plc.tags.specs[path], machine.nodes[path]
-        changes = machine.history.due(path)
-        for value, instant in changes:
+        changes, aspace = machine.history.due(path), self.ua.iserver.aspace
+        for i, (value, instant) in enumerate(changes, 1 - len(changes)):
             dv = _value(tag_variant(spec, value), machine.stamp(instant), now)
-            await self.ua.iserver.aspace.write_attribute_value(node, AttributeIds.Value, dv)
+            if i:  # an older change: to the queues only
+                await deliver_queued(aspace, node, dv)
+            else:
+                await aspace.write_attribute_value(node, AttributeIds.Value, dv)
         return len(changes)
 
     def _follow(self, machine: _Machine, path: str) -> None:
