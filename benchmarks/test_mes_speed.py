@@ -26,7 +26,7 @@ HORIZON = 20_000.0
 
 def _line() -> Any:
     stations = [{"id": f"s{i}", "process_time": {"dist": "exponential", "mean": 1.0},
-                 "buffer": 5, **({"to": f"s{i + 1}"} if i < 4 else {})} for i in range(5)]
+                 "buffer": 5, "to": f"s{i + 1}" if i < 4 else "sink"} for i in range(5)]
     return parse_scenario({"name": "bench line", "seed": 1, "horizon": HORIZON,
                            "sources": [{"id": "feed", "saturated": True, "to": "s0"}],
                            "stations": stations})

@@ -73,7 +73,7 @@ asyncio.run(main())
 
 def line_scenario() -> Scenario:
     stations = [{"id": f"m{i:02d}", "process_time": {"dist": "exponential", "mean": "20s"},
-                 "buffer": 5, **({"to": f"m{i + 1:02d}"} if i + 1 < STATIONS else {})}
+                 "buffer": 5, "to": f"m{i + 1:02d}" if i + 1 < STATIONS else "sink"}
                 for i in range(STATIONS)]
     return parse_scenario({"name": "bench line", "seed": 1, "horizon": "30d", "warmup": 0,
                            "sources": [{"id": "feed", "saturated": True, "to": "m00"}],
