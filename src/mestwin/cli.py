@@ -48,7 +48,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"mestwin run: --events {args.events}: {exc.strerror or exc}",
                   file=sys.stderr)
             return 2
-        result = run_scenario(scenario, progress, events)
+        try:
+            truth = stack.enter_context(open_events(args.truth))
+        except OSError as exc:
+            print(f"mestwin run: --truth {args.truth}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
+        result = run_scenario(scenario, progress, events, truth)
     for warning in result.warnings:
         print(f"mestwin run: warning: {args.scenario}: {warning}", file=sys.stderr)
     if args.report:
@@ -90,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report", help="also write a Markdown report to this file")
     run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     run.add_argument("--events", metavar="FILE", help=EVENTS_HELP)
+    run.add_argument("--truth", metavar="FILE",
+                     help="write the ground truth to FILE (JSON Lines, format mestwin-truth "
+                          "v1: state intervals, elements, counts, downtime, genealogy)")
     run.set_defaults(func=_cmd_run)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files",
@@ -99,8 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(sub)
     from mestwin.sim.jobshop_command import add_commands as add_jobshop
     from mestwin.sim.loop_command import add_commands as add_loop
+    from mestwin.sim.score_command import add_commands as add_score
     add_loop(sub)
     add_jobshop(sub)
+    add_score(sub)
     return parser
 
 

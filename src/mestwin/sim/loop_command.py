@@ -18,7 +18,9 @@ from typing import Any
 
 from mestwin.plantmodels import Retention
 from mestwin.sim.events_file import EVENTS_HELP, open_events
+from mestwin.sim.mes_result import DowntimeByReason, mes_result
 from mestwin.sim.scoring import GenealogyScore, MachineScore, score_genealogy, score_oee
+from mestwin.virtual_plc.tags import STOP_REASONS
 
 
 def add_commands(sub: Any) -> None:
@@ -37,6 +39,9 @@ def add_commands(sub: Any) -> None:
     loop.add_argument("--json", action="store_true", help="one JSON object on stdout")
     loop.add_argument("--report", help="also write a Markdown report here")
     loop.add_argument("--events", metavar="FILE", help=EVENTS_HELP)
+    loop.add_argument("--result", metavar="FILE",
+                      help="write the MES's figures to FILE in the result format "
+                           "(mestwin score TRUTH FILE; in process only)")
     loop.set_defaults(func=_cmd_loop)
 
 
@@ -58,6 +63,11 @@ def _cmd_loop(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"mestwin loop: --until {args.until}: {error}", file=sys.stderr)
         return 2
+    if args.result and args.transport != "inprocess":
+        print("mestwin loop: --result is only written in process (--transport inprocess)",
+              file=sys.stderr)
+        return 2
+    downtime = None
     with contextlib.ExitStack() as stack:
         try:
             events = stack.enter_context(open_events(args.events))
@@ -69,7 +79,10 @@ def _cmd_loop(args: argparse.Namespace) -> int:
         if args.transport == "inprocess":
             scenario = scenario.model_copy(update={"horizon": until,
                                                    "warmup": min(scenario.warmup, until / 2)})
-            loop = ClosedLoop.build(scenario, retention=retention, events=events)
+            downtime = DowntimeByReason(
+                {c.reason or "none": c.id for c in STOP_REASONS}, scenario.warmup, until)
+            loop = ClosedLoop.build(scenario, retention=retention, events=events,
+                                    sinks=[downtime])
             loop.run()
             plant, ledger, truth = loop.plant, loop.ledger, loop.genealogy
         else:
@@ -80,6 +93,14 @@ def _cmd_loop(args: argparse.Namespace) -> int:
     scores = score_oee(plant, ledger)
     genealogy = score_genealogy(truth, ledger)
     summary = _summary(scenario.name, args.transport, until, scores, genealogy)
+    if args.result and downtime is not None:
+        result = mes_result([s.machine for s in scores], ledger, downtime)
+        try:
+            Path(args.result).write_text(result.model_dump_json(indent=1), encoding="utf-8")
+        except OSError as exc:
+            print(f"mestwin loop: --result {args.result}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
     if args.report:
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
         Path(args.report).write_text(markdown(summary), encoding="utf-8")
