@@ -50,3 +50,32 @@ def test_modules_stay_small() -> None:
     for path in PACKAGE.rglob("*.py"):
         lines = len(path.read_text(encoding="utf-8").splitlines())
         assert lines <= 600, f"{path.relative_to(PACKAGE)} has {lines} lines: split it"
+
+
+TRUTH_SIDE = ("mestwin.sim.truth", "mestwin.sim.score", "mestwin.sim.score_command")
+"""The ground truth and its scorer: they must not agree with the MES by sharing its code."""
+
+
+def _module_path(name: str) -> Path | None:
+    base = PACKAGE.parent.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.exists():
+            return path
+    return None
+
+
+def test_truth_side_shares_no_code_with_the_mes() -> None:
+    """Truth export and scorer import nothing of ``mes_core``, directly or through any
+    ``mestwin`` module they import."""
+    seen: set[str] = set()
+    stack = list(TRUTH_SIDE)
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        assert not name.startswith("mestwin.mes_core"), f"the truth side reaches {name}"
+        path = _module_path(name)
+        if path is not None:
+            stack.extend(n for n in _imports(path) if n.startswith("mestwin"))
+    assert {"mestwin.sim.truth", "mestwin.virtual_plc.tags"} <= seen
