@@ -50,7 +50,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(f"mestwin score: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(report, default=_finite) if args.json else markdown(report))
+    print(json.dumps(_finite(report)) if args.json else markdown(report))
     if args.max_error is not None and report["max_error_pp"] > args.max_error:
         worst = [f"{m['machine']} {_worst(m)}" for m in report["machines"].values()
                  if m["max_error_pp"] > args.max_error]
@@ -60,8 +60,13 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _finite(value: Any) -> Any:  # pragma: no cover - json calls it only for odd types
-    return str(value)
+def _finite(value: Any) -> Any:
+    """*value* with infinite errors (a machine or KPI one side lacks) as null: strict JSON."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return None if isinstance(value, float) and math.isinf(value) else value
 
 
 def _worst(m: dict[str, Any]) -> str:
