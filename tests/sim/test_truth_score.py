@@ -64,8 +64,9 @@ def _recount(events: Path, machines: list[str], warmup: float,
     def machine_id(station: str, index: int) -> str:
         return station if servers.get(station, 1) == 1 else f"{station}-{index + 1}"
 
-    out = {m: {"elements": dict.fromkeys(ELEMENTS, 0.0), "counts": [0, 0, 0, 0]}
-           for m in machines}
+    out: dict[str, dict[str, Any]] = {
+        m: {"elements": dict.fromkeys(ELEMENTS, 0.0), "counts": [0, 0, 0, 0]}
+        for m in machines}
     current: dict[str, tuple[float, int]] = dict.fromkeys(machines, (0.0, 0))  # all start idle
     serial_at: dict[tuple[str, str], str] = {}
     for line in events.read_text(encoding="utf-8").splitlines():
@@ -260,3 +261,48 @@ def test_the_result_schema_is_json_schema(files: dict[str, Path]) -> None:
     jsonschema.validate(json.loads(files["result"].read_text(encoding="utf-8")), schema)
     bad = {"format": "mestwin-result", "version": 1, "machines": {"m": {"counts": {}}}}
     assert list(jsonschema.Draft202012Validator(schema).iter_errors(bad))
+
+
+@pytest.mark.timeout(60)
+def test_a_machine_missing_from_the_result_is_an_unbounded_error(
+        files: dict[str, Path], tmp_path: Path) -> None:
+    """A result without one of the truth's machines: JSON says null (unbounded), and any
+    ``--max-error`` exits 1 naming it."""
+    result = json.loads(files["result"].read_text(encoding="utf-8"))
+    name = next(iter(result["machines"]))
+    del result["machines"][name]
+    path = tmp_path / "missing.json"
+    path.write_text(json.dumps(result), encoding="utf-8")
+    done = _mestwin("score", str(files["truth"]), str(path), "--json")
+    assert done.returncode == 0
+    report = json.loads(done.stdout)
+    assert report["machines"][name]["missing"] is True
+    assert report["machines"][name]["max_error_pp"] is None
+    failed = _mestwin("score", str(files["truth"]), str(path), "--max-error", "100")
+    assert failed.returncode == 1
+    assert f"{name} (missing from the result)" in failed.stderr
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", ["bottling_line", "assembly_line"])
+def test_the_recorder_holds_only_what_is_still_open(name: str) -> None:
+    """Memory stays bounded: after a run the recorder holds the links of no more units than
+    the plant holds (plus components inside them) and one serial per machine at most."""
+    import os
+
+    from mestwin.plantmodels import Retention
+    from mestwin.sim.scenario import build_plant, load_scenario
+    from mestwin.sim.truth import TruthRecorder
+
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml")
+    plant = build_plant(scenario)
+    plant.log.retain(Retention.NONE)
+    with open(os.devnull, "w", encoding="utf-8") as sink:
+        recorder = TruthRecorder(plant, sink, scenario.name, scenario.seed, 0.0, 6 * 3600.0)
+        recorder.attach(plant)
+        plant.run(6 * 3600.0)
+        plant.log.flush()
+        assert recorder.lines > 500
+        assert len(recorder.holder) <= len(recorder.machines)
+        released = sum(s.released for s in plant.sources.values())
+        assert len(recorder.parents) <= plant.wip + 2 * len(recorder.machines) < released / 10
