@@ -190,8 +190,9 @@ def test_an_availability_error_is_named_by_machine_and_element(
     assert m["kpis"]["effectiveness"]["error_pp"] > 0  # the same PQ over less APT
     failed = _mestwin("score", str(files["truth"]), str(path), "--max-error", "0.5")
     assert failed.returncode == 1
-    assert name in failed.stderr
-    assert "pp" in failed.stderr
+    line = next(x for x in failed.stderr.splitlines() if x.startswith(f"mestwin score: {name}:"))
+    for figure in ("APT -2.000 pp", "ADET +2.000 pp", "availability -2.000 pp"):
+        assert figure in line
     assert f"## {name}" in failed.stdout
 
 
@@ -280,7 +281,7 @@ def test_a_machine_missing_from_the_result_is_an_unbounded_error(
     assert report["machines"][name]["max_error_pp"] is None
     failed = _mestwin("score", str(files["truth"]), str(path), "--max-error", "100")
     assert failed.returncode == 1
-    assert f"{name} (missing from the result)" in failed.stderr
+    assert f"{name}: error above 100.0 pp: (missing from the result)" in failed.stderr
 
 
 @pytest.mark.timeout(120)

@@ -52,10 +52,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
         return 2
     print(json.dumps(_finite(report)) if args.json else markdown(report))
     if args.max_error is not None and report["max_error_pp"] > args.max_error:
-        worst = [f"{m['machine']} {_worst(m)}" for m in report["machines"].values()
-                 if m["max_error_pp"] > args.max_error]
-        print(f"mestwin score: error above {args.max_error} pp on " + ", ".join(worst),
-              file=sys.stderr)
+        for m in report["machines"].values():
+            if m["max_error_pp"] > args.max_error:
+                print(f"mestwin score: {m['machine']}: error above {args.max_error} pp: "
+                      f"{_over(m, args.max_error)}", file=sys.stderr)
         return 1
     return 0
 
@@ -69,15 +69,16 @@ def _finite(value: Any) -> Any:
     return None if isinstance(value, float) and math.isinf(value) else value
 
 
-def _worst(m: dict[str, Any]) -> str:
-    """Name and size of the largest error of machine score *m*."""
-    items = [(abs(e["error_pp_of_pbt"]), k) for k, e in m["elements"].items()]
-    items += [(math.inf if k["error_pp"] is None else abs(k["error_pp"]), n)
+def _over(m: dict[str, Any], limit: float) -> str:
+    """Every figure of machine score *m* whose error exceeds *limit* pp, with its error."""
+    if m["missing"]:
+        return "(missing from the result)"
+    items = [(k, e["error_pp_of_pbt"]) for k, e in m["elements"].items()]
+    items += [(n, math.inf if k["error_pp"] is None else k["error_pp"])
               for n, k in m["kpis"].items()]
-    items += [(abs(e["error_pp_of_pbt"]), f"downtime {c}")
+    items += [(f"downtime {c}", e["error_pp_of_pbt"])
               for c, e in m["downtime_by_reason"].items()]
-    size, name = max(items)
-    return f"{name} ({size:.3f} pp)" if not m["missing"] else "(missing from the result)"
+    return ", ".join(f"{name} {error:+.3f} pp" for name, error in items if abs(error) > limit)
 
 
 def _pct(value: float | None) -> str:
