@@ -239,6 +239,27 @@ def test_a_result_with_a_bad_field_exits_2_naming_it(
 
 
 @pytest.mark.timeout(60)
+def test_a_result_of_another_window_exits_2_and_says_so(
+        files: dict[str, Path], tmp_path: Path) -> None:
+    """Our MES writes the window its figures cover; a result of another window than the
+    truth's (a warm-up forgotten on one side) is refused, not scored as a huge error."""
+    result = json.loads(files["result"].read_text(encoding="utf-8"))
+    header = _truth_lines(files["truth"])[0]
+    assert result["window_s"] == [header["warmup_s"], header["horizon_s"]]
+    result["window_s"] = [0.0, header["horizon_s"]]
+    if header["warmup_s"] == 0.0:
+        result["window_s"] = [60.0, header["horizon_s"]]
+    path = tmp_path / "other_window.json"
+    path.write_text(json.dumps(result), encoding="utf-8")
+    done = _mestwin("score", str(files["truth"]), str(path))
+    assert done.returncode == 2
+    assert "window_s: the result covers" in done.stderr
+    assert f"but the truth covers [{header['warmup_s']:g}, {header['horizon_s']:g}] s" in (
+        done.stderr)
+    assert done.stdout == ""
+
+
+@pytest.mark.timeout(60)
 def test_a_cut_truth_file_exits_2(files: dict[str, Path], tmp_path: Path) -> None:
     """A truth file without its end line (a run cut short) is refused, not scored."""
     cut = tmp_path / "cut.jsonl"

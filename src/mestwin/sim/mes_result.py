@@ -36,7 +36,8 @@ class DowntimeByReason:
 
 def mes_result(machines: Iterable[str], ledger: ProductionLedger,
                downtime: DowntimeByReason) -> MesResult:
-    """The MES's result for *machines*, with the trace of every serial it has links for."""
+    """The MES's result for *machines* over the ledger's window, with the trace of every
+    serial it has links for."""
     out: dict[str, Any] = {}
     for name in machines:
         m = ledger.measurements(name)
@@ -50,4 +51,5 @@ def mes_result(machines: Iterable[str], ledger: ProductionLedger,
                                    sorted(downtime.seconds.get(name, {}).items())}}
     trace = {serial: sorted(ledger.trace(serial)) for serial in ledger.parents}
     return MesResult.model_validate({"format": RESULT_FORMAT, "version": RESULT_VERSION,
-                                     "machines": out, "trace": trace})
+                                     "machines": out, "window_s": [ledger.start, ledger.end],
+                                     "trace": trace})

@@ -66,6 +66,9 @@ class MesResult(_Strict):
     format: Literal["mestwin-result"]
     version: Literal[1]
     machines: dict[str, MachineResult]
+    window_s: tuple[float, float] | None = Field(
+        None, description="[start, end] simulated seconds the figures cover; when given it "
+                          "must be the truth's window (its warmup_s and horizon_s)")
     trace: dict[str, list[str]] | None = Field(
         None, description="serial -> every lot and serial it was made from (backward trace)")
 
@@ -235,7 +238,19 @@ def score_trace(truth: Truth, trace: dict[str, list[str]] | None) -> dict[str, A
 
 
 def score(truth: Truth, result: MesResult) -> dict[str, Any]:
-    """The whole score: per machine of the truth, the trace, and machines the truth lacks."""
+    """The whole score: per machine of the truth, the trace, and machines the truth lacks.
+
+    A result that states another window than the truth's is refused (:class:`InputError`):
+    figures of different windows differ by construction, and scoring them would only blame
+    the MES for the user's mix-up."""
+    start, end = truth.header.get("warmup_s"), truth.header.get("horizon_s")
+    window = (float(start), float(end)) if start is not None and end is not None else None
+    if result.window_s is not None and window is not None and any(
+            abs(a - b) > 1e-6 for a, b in zip(result.window_s, window, strict=True)):
+        raise InputError(
+            f"window_s: the result covers [{result.window_s[0]:g}, {result.window_s[1]:g}] s "
+            f"but the truth covers [{window[0]:g}, {window[1]:g}] s; produce both for the "
+            "same window (the same --until, and the same warm-up)")
     machines = {name: score_machine(name, row, result.machines.get(name))
                 for name, row in truth.machines.items()}
     for m in machines.values():
