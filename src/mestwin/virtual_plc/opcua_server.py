@@ -83,6 +83,9 @@ __all__ = ["NAMESPACE_URI", "PACKML_METHODS", "PlcOpcUaServer", "node_id_string"
 NAMESPACE_URI = "urn:mestwin:virtual-plc"
 
 _log = logging.getLogger(__name__)
+RECHECK_QUEUES_S = 1.0
+"""Wall seconds between looks for queued items that went away with a deleted subscription
+or session (asyncua tells of no such deletion; a look costs a little per followed tag)."""
 _WRITE_STATUS: dict[WriteStatus, int] = {
     WriteStatus.OK: StatusCodes.Good,
     WriteStatus.UNKNOWN_TAG: StatusCodes.BadNodeIdUnknown,
@@ -231,6 +234,7 @@ class PlcOpcUaServer:
         ]
         self._bindings: dict[ua.NodeId, tuple[_Machine, TagSpec]] = {}
         self._wake = asyncio.Event()
+        self._recheck_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self._started = False
 
@@ -392,12 +396,15 @@ class PlcOpcUaServer:
         now = datetime.now(UTC)
         pushed = 0
         speed = None if self.driver is None else (self.driver.speed or 0.0)
+        recheck = time.monotonic() >= self._recheck_at
+        if recheck:
+            self._recheck_at = time.monotonic() + RECHECK_QUEUES_S
         for machine in self._machines:
             tags = machine.plc.tags
             if speed is not None:
                 tags.set("Diagnostics.SpeedFactor", float(speed))
             self._update_jobs(machine)
-            for path in machine.history.paths:  # a deleted item leaves no trace: look
+            for path in machine.history.paths if recheck else ():  # gone with a session?
                 self._follow(machine, path)
             if tags.version != machine.version:
                 changed = (
