@@ -17,7 +17,7 @@ from mestwin import __version__
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from mestwin.sim.events_file import open_events
+    from mestwin.sim.events_file import OutputError, open_output
     from mestwin.sim.report import markdown_report, summary
     from mestwin.sim.run import run_scenario, terminal_progress
     from mestwin.sim.scenario import ScenarioError, load_scenario
@@ -44,16 +44,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     progress = terminal_progress(scenario.name) if show else None
     with contextlib.ExitStack() as stack:
         try:
-            events = stack.enter_context(open_events(args.events))
-        except OSError as exc:
-            print(f"mestwin run: --events {args.events}: {exc.strerror or exc}",
-                  file=sys.stderr)
-            return 2
-        try:
-            truth = stack.enter_context(open_events(args.truth))
-        except OSError as exc:
-            print(f"mestwin run: --truth {args.truth}: {exc.strerror or exc}",
-                  file=sys.stderr)
+            events = open_output(stack, "--events", args.events)
+            truth = open_output(stack, "--truth", args.truth)
+        except OutputError as exc:
+            print(f"mestwin run: {exc}", file=sys.stderr)
             return 2
         result = run_scenario(scenario, progress, events, truth)
     for warning in result.warnings:

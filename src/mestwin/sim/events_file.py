@@ -15,6 +15,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import TextIO
 
+__all__ = ["EVENTS_HELP", "OutputError", "open_events", "open_output"]
+
 EVENTS_HELP = ("stream the ground-truth event log to FILE, one tab-separated line per "
                "event (its SHA-256 is event_log_sha256); without it no event is kept")
 
@@ -27,3 +29,18 @@ def open_events(path: str | None) -> Iterator[TextIO | None]:
         return
     with open(path, "w", encoding="utf-8", newline="\n") as file:
         yield file
+
+
+class OutputError(Exception):
+    """An output file an option names cannot be written; the message names the option,
+    the file and the reason (``--events out/x.tsv: No such file or directory``)."""
+
+
+def open_output(stack: contextlib.ExitStack[bool | None], option: str,
+                path: str | None) -> TextIO | None:
+    """The file *option* names, opened for writing on *stack* (None without a path); an
+    :class:`OutputError` if it cannot be, so a command exits 2 before it runs anything."""
+    try:
+        return stack.enter_context(open_events(path))
+    except OSError as exc:
+        raise OutputError(f"{option} {path}: {exc.strerror or exc}") from None

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mestwin.plantmodels import Retention
-from mestwin.sim.events_file import EVENTS_HELP, open_events
+from mestwin.sim.events_file import EVENTS_HELP, OutputError, open_output
 from mestwin.sim.mes_result import DowntimeByReason, mes_result
 from mestwin.sim.scoring import GenealogyScore, MachineScore, score_genealogy, score_oee
 from mestwin.virtual_plc.tags import STOP_REASONS
@@ -70,10 +70,9 @@ def _cmd_loop(args: argparse.Namespace) -> int:
     downtime = None
     with contextlib.ExitStack() as stack:
         try:
-            events = stack.enter_context(open_events(args.events))
-        except OSError as exc:
-            print(f"mestwin loop: --events {args.events}: {exc.strerror or exc}",
-                  file=sys.stderr)
+            events = open_output(stack, "--events", args.events)
+        except OutputError as exc:
+            print(f"mestwin loop: {exc}", file=sys.stderr)
             return 2
         retention = Retention.STREAM if events is not None else Retention.NONE
         if args.transport == "inprocess":

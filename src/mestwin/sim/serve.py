@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mestwin.plantmodels.eventlog import Retention
-from mestwin.sim.events_file import EVENTS_HELP, open_events
+from mestwin.sim.events_file import EVENTS_HELP, OutputError, open_output
 from mestwin.sim.plant_runtime import PlantRuntime, RuntimeSettings, line_name, machine_ports
 from mestwin.virtual_plc.opcua_security import OpcUaSecurity, OpcUaUser, Role
 from mestwin.virtual_plc.regmap import Addressing, Profile, WordOrder, register_map_markdown
@@ -207,9 +207,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with contextlib.ExitStack() as stack:
         try:
-            events = stack.enter_context(open_events(args.events))
-        except OSError as exc:
-            return _fail("serve", f"--events {args.events}: {exc.strerror or exc}")
+            events = open_output(stack, "--events", args.events)
+        except OutputError as exc:
+            return _fail("serve", str(exc))
         retention = Retention.STREAM if events is not None else Retention.NONE
         runtime = PlantRuntime(scenario, settings, until=until, retention=retention,
                                events=events)
