@@ -24,6 +24,12 @@ connection with one WARNING line: the implementation guide lets a server drop su
 or the connection, and after a length that cannot be trusted no later frame boundary can
 be found. A truncated frame waits for its remaining bytes; a client that closes first
 loses only that frame.
+
+Connections are bounded, as a real PLC's are (the implementation guide §4.2.1 lets a server
+keep a fixed number of them and close idle ones): beyond *max_connections* a new connection is
+closed at once with one WARNING line, the open ones keep working; a connection that sends
+nothing for *idle_timeout_s* is closed (one INFO line), so clients that vanish without a FIN
+do not hold a slot forever.
 """
 
 from __future__ import annotations
@@ -165,9 +171,44 @@ class _Connection(ServerRequestHandler):
         self._server = server
         self._stream = b""
         self._answering: set[asyncio.Task[None]] = set()
+        self._heard = 0.0
+        self._idle: asyncio.TimerHandle | None = None
+
+    def callback_connected(self) -> None:
+        """Refuse a connection beyond the limit; otherwise start the idle watch."""
+        super().callback_connected()
+        limit = self._server.max_connections
+        if len(self._server.active_connections) > limit:
+            _log.warning("Modbus TCP %s: %d connections open (at most %d); connection closed",
+                         self._peer(), len(self._server.active_connections) - 1, limit)
+            self.close()
+            return
+        self._heard = self.loop.time()
+        if self._server.idle_timeout_s is not None:
+            self._idle = self.loop.call_later(self._server.idle_timeout_s, self._check_idle)
+
+    def callback_disconnected(self, exc: Exception | None) -> None:
+        """Stop the idle watch with the connection."""
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        super().callback_disconnected(exc)
+
+    def _check_idle(self) -> None:
+        timeout = self._server.idle_timeout_s
+        assert timeout is not None
+        quiet = self.loop.time() - self._heard
+        if quiet < timeout:
+            self._idle = self.loop.call_later(timeout - quiet, self._check_idle)
+            return
+        self._idle = None
+        _log.info("Modbus TCP %s: nothing received for %.0f s; connection closed",
+                  self._peer(), quiet)
+        self.close()
 
     def data_received(self, data: bytes) -> None:
         """Cut every complete frame off the stream and answer each, in order."""
+        self._heard = self.loop.time()
         self._stream += data
         while True:
             try:
@@ -233,8 +274,11 @@ class _Connection(ServerRequestHandler):
 class _Server(ModbusTcpServer):
     """pymodbus's TCP listener, with our :class:`_Connection` for every client."""
 
-    def __init__(self, devices: list[SimDevice], address: tuple[str, int]) -> None:
+    def __init__(self, devices: list[SimDevice], address: tuple[str, int],
+                 max_connections: int, idle_timeout_s: float | None) -> None:
         super().__init__(devices, address=address)
+        self.max_connections = max_connections
+        self.idle_timeout_s = idle_timeout_s
         self.units = frozenset(device.id for device in devices)
         self.turn = asyncio.Lock()
         """Held while one request runs: requests never interleave, whatever the client."""
@@ -249,11 +293,20 @@ class _Server(ModbusTcpServer):
 
 
 class Listener:
-    """A Modbus TCP server on *host*:*port* (0: any free port) serving *devices*."""
+    """A Modbus TCP server on *host*:*port* (0: any free port) serving *devices*, to at most
+    *max_connections* clients at once, closing a connection idle for *idle_timeout_s*
+    (None: never)."""
 
     def __init__(self, devices: Sequence[DeviceSpec], host: str = "127.0.0.1",
-                 port: int = 502) -> None:
+                 port: int = 502, *, max_connections: int = 16,
+                 idle_timeout_s: float | None = 300.0) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        if idle_timeout_s is not None and not idle_timeout_s > 0:
+            raise ValueError("idle_timeout_s must be positive (or None)")
         self.host = host
+        self.max_connections = max_connections
+        self.idle_timeout_s = idle_timeout_s
         self._requested_port = port
         self._devices = [
             SimDevice(d.unit_id, simdata=_blocks(d), use_bit_addressing=True,
@@ -271,7 +324,8 @@ class Listener:
 
     async def start(self) -> None:
         """Bind and serve in the background of the running event loop."""
-        self._server = _Server(self._devices, (self.host, self._requested_port))
+        self._server = _Server(self._devices, (self.host, self._requested_port),
+                               self.max_connections, self.idle_timeout_s)
         await self._server.serve_forever(background=True)
 
     async def stop(self) -> None:

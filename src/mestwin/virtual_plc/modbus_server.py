@@ -65,6 +65,11 @@ class ModbusSettings:
     addressing: Addressing = Addressing.UNIT_ID
     profile: Profile = Profile.STANDARD
     word_order: WordOrder = WordOrder.HIGH_FIRST
+    max_connections: int = 16
+    """Clients served at once per port; one more is closed at once (a PLC's connection
+    resources are fixed)."""
+    idle_timeout_s: float | None = 300.0
+    """A connection that sends nothing this long (wall seconds) is closed; None: never."""
 
 
 @dataclass(frozen=True)
@@ -211,7 +216,8 @@ class ModbusServer:
             port = s.port + i if s.port else 0
             specs = [DeviceSpec(unit, self.map, self.devices[name].initial(),
                                 self.devices[name]) for name, unit in machines]
-            listener = Listener(specs, s.host, port)
+            listener = Listener(specs, s.host, port, max_connections=s.max_connections,
+                                idle_timeout_s=s.idle_timeout_s)
             await listener.start()
             self._listeners.append((listener, machines))
 
