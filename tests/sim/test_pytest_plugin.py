@@ -9,6 +9,7 @@ the example test of the README, word for word.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import re
@@ -220,6 +221,59 @@ def test_results_at_the_horizon_are_the_json_of_mestwin_run(tmp_path: Path) -> N
     assert theirs["stations"]["pack"]["servers"] == 2
     assert_same_json(ours, theirs)
     assert ours["stations"]["cut"]["kpi"]["oee"] is not None
+
+
+@pytest.mark.timeout(300)
+def test_truth_at_the_horizon_is_the_file_of_mestwin_run_truth(tmp_path: Path) -> None:
+    """truth() at the horizon is, record for record, the ``--truth`` file ``mestwin run``
+    writes for the same scenario and seed in its own process."""
+    scenario = tmp_path / "line.json"
+    scenario.write_text(json.dumps(WINDOW_LINE), encoding="utf-8")
+    theirs_path = tmp_path / "truth.jsonl"
+    subprocess.run([sys.executable, "-m", "mestwin.cli", "run", str(scenario), "--seed", "9",
+                    "--no-progress", "--truth", str(theirs_path)],
+                   capture_output=True, text=True, timeout=240, check=True)
+    theirs = [json.loads(line) for line in theirs_path.read_text("utf-8").splitlines()]
+    with VirtualPlant(parse_scenario({**WINDOW_LINE, "seed": 9})) as plant:
+        plant.advance(4 * 3600)
+        ours = plant.truth()
+    assert theirs[-1] == {"type": "end", "lines": len(theirs) - 1}
+    assert sum(1 for r in theirs if r["type"] == "machine") == 3
+    assert ours == theirs
+
+
+def test_truth_so_far_closes_the_open_intervals_now_in_the_window_of_results() -> None:
+    """Before the warm-up ends the machine records cover [0, now], after it [warm-up, now],
+    like results(): each machine's POT is the window, its elements are the station's
+    time elements of results() summed over its servers, and its intervals tile [0, now]
+    ending in the state the event log says the machine is in now. Reading the truth
+    changes nothing: a later truth() still agrees with the log."""
+    with VirtualPlant(parse_scenario(WINDOW_LINE)) as plant:
+        for now, start in ((1800.0, 0.0), (2.5 * 3600, 3600.0)):
+            plant.advance(now - plant.now)
+            records = plant.truth()
+            header, end = records[0], records[-1]
+            assert (header["warmup_s"], header["horizon_s"]) == (start, now)
+            assert end == {"type": "end", "lines": len(records) - 1}
+            machines = {r["machine"]: r for r in records if r["type"] == "machine"}
+            assert sorted(machines) == ["cut", "pack-1", "pack-2"]
+            stations = plant.results()["stations"]
+            for element in ("APT", "ADET", "ADOT", "POT"):
+                packs = machines["pack-1"]["elements"][element] + \
+                    machines["pack-2"]["elements"][element]
+                assert packs == pytest.approx(
+                    stations["pack"]["time_elements_s"][element], abs=1e-6)
+            for m in machines.values():
+                assert m["elements"]["POT"] == pytest.approx(now - start, abs=1e-6)
+            last: dict[tuple[str, int], int] = {}
+            for e in plant.events(EventKind.STATE):
+                last[(e.station, e.server)] = e.state
+            intervals = [r for r in records if r["type"] == "interval"
+                         and r["machine"] == "pack-2"]
+            assert intervals[0]["start"] == 0.0
+            assert intervals[-1]["end"] == now
+            assert all(a["end"] == b["start"] for a, b in itertools.pairwise(intervals))
+            assert intervals[-1]["machine_state"] == last[("pack", 1)]
 
 
 def test_results_cover_one_window_before_and_after_the_warm_up() -> None:

@@ -22,7 +22,10 @@ states shorter than one scan period may not show in the PackML state tags.
 
 Ground truth. The event log keeps every row by default (what the ``virtual_plant`` fixture's
 ``events()`` needs); a runtime left running for days asks for ``Retention.NONE`` (count
-and hash only) or ``Retention.STREAM`` with an *events* file, so memory stays flat.
+and hash only) or ``Retention.STREAM`` with an *events* file, so memory stays flat. With a
+*truth* stream a :class:`~mestwin.sim.truth.TruthRecorder` writes the truth file as the run
+goes (flat too) and :meth:`PlantRuntime.stop` finishes it; :meth:`PlantRuntime.truth` gives the same
+records for the run so far from a log that keeps every row.
 
 Restart. :meth:`restart_servers` stops the OPC UA and Modbus servers and starts new ones
 on the same ports over the same PLCs (explicit string NodeIds, so the same NodeIds; the
@@ -46,6 +49,7 @@ from mestwin.sim.naming import line_name, machine_ports
 from mestwin.sim.realtime import LagPolicy, LagStats, RealtimeDriver
 from mestwin.sim.scenario import Scenario, build_plant
 from mestwin.sim.scenario.run_warnings import run_warnings
+from mestwin.sim.truth import TruthRecorder, truth_so_far
 from mestwin.virtual_plc.modbus_server import Endpoint, ModbusServer, ModbusSettings
 from mestwin.virtual_plc.opcua_jobs import JobOrderList
 from mestwin.virtual_plc.opcua_security import OpcUaSecurity
@@ -167,13 +171,18 @@ class PlantRuntime:
 
     def __init__(self, scenario: Scenario, settings: RuntimeSettings | None = None,
                  *, until: float | None = None, retention: Retention = Retention.ALL,
-                 events: TextIO | None = None) -> None:
+                 events: TextIO | None = None, truth: TextIO | None = None) -> None:
         self.scenario = scenario
         self.settings = settings or RuntimeSettings()
         self.until = until
         self.env = simpy.Environment()
         self.plant = build_plant(scenario, self.env)
         self.plant.log.retain(retention, events)
+        self._truth: TruthRecorder | None = None
+        if truth is not None:  # attached before the plant starts, so it sees every row
+            self._truth = TruthRecorder(self.plant, truth, scenario.name, scenario.seed,
+                                        scenario.warmup, until)
+            self._truth.attach(self.plant)
         self.line = line_name(scenario.name)
         self.machines: dict[str, StationPort] = machine_ports(self.plant)
         """Machine id -> the plant object its PLC reads and drives."""
@@ -209,6 +218,9 @@ class PlantRuntime:
         the event log is flushed, so an events file holds every row up to now)."""
         await self._halt()
         self.plant.log.flush()
+        recorder, self._truth = self._truth, None
+        if recorder is not None:
+            recorder.finish(self.now)
         self._finished.set()
         await self.stop_servers()
 
@@ -411,6 +423,15 @@ class PlantRuntime:
         result = self.plant.results()
         result.warnings = run_warnings(self.scenario, self.plant)
         return result
+
+    def truth(self) -> list[dict[str, Any]]:
+        """The truth file's records (:mod:`mestwin.sim.truth`) for the run so far, as if it
+        ended now: open intervals closed now, machine lines over [warmup_s, now] ([0, now]
+        while the warm-up lasts). Needs a log that keeps every row (Retention.ALL)."""
+        if not self.log.keeps_rows:
+            raise RuntimeError("truth() replays the event log: use Retention.ALL (or stream "
+                               "the truth with truth=FILE)")
+        return truth_so_far(self.scenario, self.log.rows, self.now)
 
     def counters(self, name: str) -> MachineCounters:
         """Cumulative counters since t=0 of machine *name* (``pack-1``, what its PLC counts),

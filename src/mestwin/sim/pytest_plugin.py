@@ -7,8 +7,8 @@ free ports of 127.0.0.1, in a background thread, so a plain synchronous test (or
 under test, in any process) talks to it like to a real line. Simulated time stands still
 until the test calls :meth:`VirtualPlant.advance` (a span, as fast as possible) or
 :meth:`VirtualPlant.pace` (real time x speed); the ground truth (event log, the KPIs of
-``mestwin run --json``, each machine's and station's counters) is there to check what the
-MES concluded.
+``mestwin run --json``, the records of a ``--truth`` file, each machine's and station's
+counters) is there to check what the MES concluded.
 
 Choose the scenario per test with the marker, or for a whole run with an option::
 
@@ -173,6 +173,14 @@ class VirtualPlant:
         result = self._call(self.runtime.results)
         data: dict[str, Any] = json.loads(json.dumps(result.to_dict()))
         return data
+
+    def truth(self) -> list[dict[str, Any]]:
+        """The ground truth so far as the records of a ``mestwin run --truth`` file (parsed
+        JSON Lines, docs/integrators.md): header, the state intervals of every machine
+        from t = 0 with the open ones closed now, units, per-machine ``machine`` records
+        (elements, counts, downtime by reason) over the window of :meth:`results` (the
+        header's ``warmup_s`` .. ``horizon_s`` = now), and the end record."""
+        return self._call(self.runtime.truth)
 
     def events(self, kind: EventKind | None = None) -> list[Record]:
         """The ground-truth event log so far as typed records (optionally of one kind)."""

@@ -20,17 +20,22 @@ and scoring"). One JSON object per line, each with a ``type``:
 
 Built from the event log's rows as they stream (a log listener): only the open interval
 per machine and the links of the units still in the plant are held. It shares no code with
-``mes_core``: the truth must not agree with the MES by construction.
+``mes_core``: the truth must not agree with the MES by construction. A run whose end is not
+known when it starts (``mestwin serve`` without ``--until``) writes ``horizon_s`` null; its
+intervals and machine lines end where it stopped. :func:`truth_so_far` gives the same
+records for a run still going (the ``virtual_plant`` fixture's ``truth()``).
 """
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
 from mestwin.plantmodels import EventKind, Plant
 from mestwin.plantmodels.states import TIME_ELEMENT, MachineState
+from mestwin.sim.scenario import Scenario, build_plant
 from mestwin.virtual_plc.packml import PACKML_NUMBERING
 from mestwin.virtual_plc.plc import MIRROR
 from mestwin.virtual_plc.tags import stop_reason
@@ -82,7 +87,7 @@ class TruthRecorder:
     Attach before the run (:meth:`attach`), call :meth:`finish` at the horizon."""
 
     def __init__(self, plant: Plant, stream: TextIO, scenario: str, seed: int,
-                 warmup: float, horizon: float) -> None:
+                 warmup: float, horizon: float | None) -> None:
         self.stream, self.warmup, self.horizon = stream, warmup, horizon
         now = float(plant.env.now)
         self.machines: dict[tuple[str, int], _Machine] = {}
@@ -195,3 +200,19 @@ class TruthRecorder:
                 "ideal_time_s": m.ideal,
                 "downtime_by_reason": {str(k): v for k, v in sorted(m.downtime.items())}})
         self._write({"type": "end", "lines": self.lines})
+
+
+def truth_so_far(scenario: Scenario, rows: Iterable[tuple[Any, ...]],
+                 now: float) -> list[dict[str, Any]]:
+    """The truth file's records for a run of *scenario* whose event log so far is *rows*,
+    as if it ended at *now*: open intervals closed at *now*, units still in the plant with
+    exit null, machine lines over [warmup, now] (over [0, now] while the warm-up lasts, as
+    the fixture's ``results()``). Replays the rows into a fresh recorder, so the run's own
+    state is untouched."""
+    warmup = scenario.warmup if now >= scenario.warmup else 0.0
+    stream = io.StringIO()
+    recorder = TruthRecorder(build_plant(scenario), stream, scenario.name, scenario.seed,
+                             warmup, now)
+    recorder.feed(rows)
+    recorder.finish(now)
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
