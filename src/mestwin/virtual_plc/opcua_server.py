@@ -13,6 +13,8 @@ Every node has an explicit string NodeId ``ns=<idx>;s=<Line>.<Machine>.<dotted p
 (folders too: ``<Line>.<Machine>.PackTags.Admin``) in namespace :data:`NAMESPACE_URI`;
 clients look the index up by URI. NodeIds therefore survive a restart. The address space
 is built with one AddNodes batch per server, nested by group (:mod:`.opcua_nodes`).
+Beside it, each machine is an OPC 40001-1 MachineryItem in ``Objects/Machines`` and an OPC
+30050 PackML object (:mod:`.opcua_companion`), whose variables alias the tags above.
 
 Values flow one way: a publisher task copies what changed in each PLC's
 :class:`~mestwin.virtual_plc.tag_values.TagValues` (``changed_since``) into the address
@@ -53,6 +55,7 @@ from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
 
+from mestwin.virtual_plc.opcua_companion import Aliases, Companion, import_nodesets
 from mestwin.virtual_plc.opcua_history import (
     ChangeHistory,
     deep_queue_size,
@@ -135,6 +138,7 @@ class _Machine:
     plc: VirtualPLC
     jobs: JobOrderList
     nodes: dict[str, ua.NodeId] = field(default_factory=dict)  # tag path -> NodeId
+    aliases: Aliases = field(default_factory=dict)  # tag path -> companion variables
     version: int = -1
     jobs_version: int = -1
     history: ChangeHistory = field(init=False)
@@ -233,6 +237,7 @@ class PlcOpcUaServer:
             _Machine(p, self.job_lists[k]) for p, k in zip(self.plcs, keys, strict=True)
         ]
         self._bindings: dict[ua.NodeId, tuple[_Machine, TagSpec]] = {}
+        self._followed: dict[ua.NodeId, tuple[_Machine, TagSpec]] = {}  # bindings + aliases
         self._wake = asyncio.Event()
         self._recheck_at = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -256,7 +261,9 @@ class PlcOpcUaServer:
         await apply_security(server, self.security)
         self.namespace_index = await server.register_namespace(NAMESPACE_URI)
         started = time.perf_counter()
+        await import_nodesets(server)
         self._build()
+        self._build_companion(await server.get_namespace_array())
         self.build_seconds = time.perf_counter() - started
         server.iserver.attribute_service = _PlcAttributeService(
             self, server.iserver.attribute_service
@@ -358,6 +365,19 @@ class PlcOpcUaServer:
         for method_id, method in builder.methods.items():
             self.ua.iserver.isession.add_method_callback(method_id, method_callback(method))
 
+    def _build_companion(self, namespaces: list[str]) -> None:
+        """The machines' OPC 40001-1 / OPC 30050 objects (:mod:`.opcua_companion`)."""
+        companion = Companion(self.ua.iserver.aspace, self.namespace_index, namespaces)
+        names = [m.plc.machine for m in self._machines]
+        for machine in self._machines:
+            plc = machine.plc
+            name = plc.machine if names.count(plc.machine) == 1 else f"{plc.line}.{plc.machine}"
+            machine.aliases = companion.machine(plc, name, self.node_id(plc))
+            for path, aliases in machine.aliases.items():
+                self._followed.update({a.node: (machine, plc.tags.specs[path]) for a in aliases})
+        companion.add()
+        self._followed.update(self._bindings)
+
     def _packml_method(self, plc: VirtualPLC, command: Command) -> UaMethod:
         def handler(_args: list[Any]) -> list[Any] | ua.StatusCode:
             state: State = plc.packml.state
@@ -426,23 +446,26 @@ class PlcOpcUaServer:
         its instant on the PLC clock; returns how many values."""
         spec, node = machine.plc.tags.specs[path], machine.nodes[path]
         changes, aspace = machine.history.due(path), self.ua.iserver.aspace
+        aliases = machine.aliases.get(path, ())
         for i, (value, instant) in enumerate(changes, 1 - len(changes)):
             dv = _value(tag_variant(spec, value), machine.stamp(instant), now)
-            if i:  # an older change: to the queues only
-                await deliver_queued(aspace, node, dv)
-            else:
-                await aspace.write_attribute_value(node, AttributeIds.Value, dv)
+            for target, data in ((node, dv), *((a.node, a.value(value, dv)) for a in aliases)):
+                if i:  # an older change: to the queues only
+                    await deliver_queued(aspace, target, data)
+                else:
+                    await aspace.write_attribute_value(target, AttributeIds.Value, data)
         return len(changes)
 
     def _follow(self, machine: _Machine, path: str) -> None:
         """Record *path*'s every change while a monitored item queues more than one."""
-        machine.history.follow(path, deep_queue_size(self.ua.iserver.aspace, machine.nodes[path]))
+        nodes = (machine.nodes[path], *(a.node for a in machine.aliases.get(path, ())))
+        machine.history.follow(path, max(deep_queue_size(self.ua.iserver.aspace, n) for n in nodes))
 
     def _items_changed(self, event: ServerItemCallback, _service: object) -> None:
         """Monitored items were created or modified: follow the tags they queue."""
         revise_default_queues(self.ua.iserver, event)
-        for node in monitored_nodes(self.ua.iserver.aspace, event, self._bindings):
-            machine, spec = self._bindings[node]
+        for node in monitored_nodes(self.ua.iserver.aspace, event, self._followed):
+            machine, spec = self._followed[node]
             self._follow(machine, spec.path)
 
     def _update_jobs(self, machine: _Machine) -> None:
