@@ -32,7 +32,7 @@ DataTypes and are not modelled here: the PLC tags carry them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -44,13 +44,14 @@ from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
 
+from mestwin.virtual_plc.opcua_history import deliver_queued
 from mestwin.virtual_plc.opcua_nodes import READ_ONLY, VT, nid, status
 from mestwin.virtual_plc.packml import State, StateNumbering
 from mestwin.virtual_plc.plc import VirtualPLC
 from mestwin.virtual_plc.tags import TagValue
 
 __all__ = ["DI_URI", "MACHINERY_URI", "NODESETS", "PACKML_URI", "Alias", "Companion",
-           "import_nodesets", "packml_levels"]
+           "import_nodesets", "packml_levels", "write_changes"]
 
 DI_URI = "http://opcfoundation.org/UA/DI/"
 MACHINERY_URI = "http://opcfoundation.org/UA/Machinery/"
@@ -68,23 +69,46 @@ _STATE_TYPES = (ObjectIds.StateType, ObjectIds.InitialStateType)
 Convert = Callable[[TagValue], "ua.Variant | None"]
 
 
-@dataclass(frozen=True)
 class Alias:
     """A companion variable that shows a PLC tag: *convert* maps the tag's value to the
-    variable's (None: the variable's state machine is not active)."""
+    variable's (None: the variable's state machine is not active).
 
-    node: ua.NodeId
-    convert: Convert
+    Several tag values may show as one (Execute and Held are both Cleared in PackML's
+    BaseStateMachine): :meth:`value` gives a DataValue only when the variable's own value
+    changes, so its SourceTimestamp is the instant it changed and a queued monitored item
+    gets each change once."""
 
-    def value(self, value: TagValue, like: ua.DataValue) -> ua.DataValue:
-        """The variable's DataValue for the tag's *value*, stamped as *like* (the tag's)."""
-        variant = self.convert(value)
-        if variant is None:
-            return ua.DataValue(StatusCode=status(StatusCodes.BadStateNotActive),
-                                SourceTimestamp=like.SourceTimestamp,
-                                ServerTimestamp=like.ServerTimestamp)
-        return ua.DataValue(variant, SourceTimestamp=like.SourceTimestamp,
-                            ServerTimestamp=like.ServerTimestamp)
+    __slots__ = ("_last", "convert", "node")
+
+    def __init__(self, node: ua.NodeId, convert: Convert) -> None:
+        self.node = node
+        self.convert = convert
+        self._last: ua.Variant | bool | None = False  # False: never written
+
+    def values(self, changes: Iterable[tuple[TagValue, ua.DataValue]]) -> list[ua.DataValue]:
+        """The variable's DataValues for the tag's *changes* (each value with the tag's
+        DataValue, whose timestamps it takes), leaving out those it shows already."""
+        out = []
+        for value, like in changes:
+            variant = self.convert(value)
+            if self._last is not False and variant == self._last:
+                continue
+            self._last = variant
+            code = status(StatusCodes.Good if variant is not None
+                          else StatusCodes.BadStateNotActive)
+            out.append(ua.DataValue(variant, code, SourceTimestamp=like.SourceTimestamp,
+                                    ServerTimestamp=like.ServerTimestamp))
+        return out
+
+
+async def write_changes(aspace: AddressSpace, node: ua.NodeId,
+                        values: Sequence[ua.DataValue]) -> None:
+    """Write the last of *values* (oldest first) to *node*; the older ones go to its queued
+    monitored items only (:func:`~.opcua_history.deliver_queued`)."""
+    for value in values[:-1]:
+        await deliver_queued(aspace, node, value)
+    if values:
+        await aspace.write_attribute_value(node, AttributeIds.Value, values[-1])
 
 
 Aliases = dict[str, list[Alias]]

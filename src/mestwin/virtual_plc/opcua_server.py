@@ -55,11 +55,15 @@ from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
 
-from mestwin.virtual_plc.opcua_companion import Aliases, Companion, import_nodesets
+from mestwin.virtual_plc.opcua_companion import (
+    Aliases,
+    Companion,
+    import_nodesets,
+    write_changes,
+)
 from mestwin.virtual_plc.opcua_history import (
     ChangeHistory,
     deep_queue_size,
-    deliver_queued,
     monitored_nodes,
     revise_default_queues,
 )
@@ -446,14 +450,11 @@ class PlcOpcUaServer:
         its instant on the PLC clock; returns how many values."""
         spec, node = machine.plc.tags.specs[path], machine.nodes[path]
         changes, aspace = machine.history.due(path), self.ua.iserver.aspace
-        aliases = machine.aliases.get(path, ())
-        for i, (value, instant) in enumerate(changes, 1 - len(changes)):
-            dv = _value(tag_variant(spec, value), machine.stamp(instant), now)
-            for target, data in ((node, dv), *((a.node, a.value(value, dv)) for a in aliases)):
-                if i:  # an older change: to the queues only
-                    await deliver_queued(aspace, target, data)
-                else:
-                    await aspace.write_attribute_value(target, AttributeIds.Value, data)
+        values = [_value(tag_variant(spec, v), machine.stamp(t), now) for v, t in changes]
+        await write_changes(aspace, node, values)
+        for alias in machine.aliases.get(path, ()):  # its companion variables
+            await write_changes(aspace, alias.node, alias.values(
+                zip((v for v, _ in changes), values, strict=True)))
         return len(changes)
 
     def _follow(self, machine: _Machine, path: str) -> None:
