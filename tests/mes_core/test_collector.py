@@ -19,19 +19,19 @@ def _collector() -> tuple[Collector, list[Event]]:
     return Collector(REASONS, [events.extend], heartbeat_timeout=2.0), events
 
 
-def _state(t: float, state: int, reason: int, stamp: float | None = None) -> list[TagChange]:
-    return [TagChange("m", "PackTags.Status.StateChangeTime", stamp if stamp is not None else t,
-                      t),
+def _state(t: float, state: int, reason: int) -> list[TagChange]:
+    return [TagChange("m", "PackTags.Status.StateChangeTime", t, t),
             TagChange("m", "PackTags.Status.StateReason", reason, t),
             TagChange("m", "PackTags.Status.MachineState", state, t)]
 
 
-def test_intervals_use_the_plc_change_time_not_the_arrival_time() -> None:
-    """A state that arrives late (a slow transport) still starts when the PLC says."""
+def test_intervals_use_each_change_s_own_time_not_the_arrival_of_its_batch() -> None:
+    """A change that arrives late (a slow transport, a publish that batches several
+    instants) still starts its interval at its own time: the SourceTimestamp over OPC UA."""
     collector, events = _collector()
     collector.on_batch(_state(0.0, 0, 80))
-    collector.on_batch(_state(12.0, 1, 0, stamp=10.0))  # arrives at 12, happened at 10
-    collector.on_batch(_state(30.0, 4, 10))
+    # one late batch with two instants: processing from 10 s, breakdown from 30 s
+    collector.on_batch([*_state(10.0, 1, 0), *_state(30.0, 4, 10)])
     collector.close(40.0)
     intervals = [e for e in events if isinstance(e, StateInterval)]
     assert [(i.start, i.end, i.element, i.reason) for i in intervals] == [

@@ -3,8 +3,9 @@
 The plant runs paced by the real-time driver; its virtual PLCs are served over OPC UA
 (asyncua) or Modbus TCP (pymodbus) on 127.0.0.1; the MES collects through its own
 subscription or polling client. Counts are exact (cumulative AccCounts); time elements come
-from the PLCs' cumulative machine-state times, so OEE is within 0.5 percentage points (the
-acceptance bound; in practice exact) even where the transport samples, and over either
+from state intervals timed by each change's source time (SourceTimestamp over OPC UA, the
+PLC's StateChangeTime over Modbus), so OEE is within 0.5 percentage points (the acceptance
+bound; in practice exact; tests/sim/test_wire_accuracy.py holds 0.1 pp at 600x), and over either
 transport the backward trace of every finished serial is exact: the PLC's genealogy FIFO
 (``Genealogy.Seq`` and ``Genealogy.Record[k]``, string registers on Modbus) keeps every unit
 start until the MES has read it.

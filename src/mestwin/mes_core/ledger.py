@@ -2,11 +2,12 @@
 
 An in-memory sink for the collector's events (:mod:`.collection.events`), cheap enough to
 keep up with a fast simulated run; the store keeps the same events durably. Time elements
-are summed from state intervals clipped to a reporting window, or taken from the PLC's
-cumulative state times when those span the window exactly; quantities are the counter
-deltas inside it; effectiveness uses sum(PRU_i x PQ_i) with the ideal cycle times the MES
-is configured with (ISO 22400-2). Lineage links each serial to the lots and serials it
-consumed, for trace sets.
+are summed from state intervals clipped to a reporting window, and from nothing else;
+quantities are the counter deltas inside it; effectiveness uses sum(PRU_i x PQ_i) with the
+ideal cycle times the MES is configured with (ISO 22400-2). Collection gaps are recorded,
+not applied (:attr:`ProductionLedger.gaps`): a report can say its time is incomplete
+rather than look right. Lineage links each serial to the lots and serials it consumed, for
+trace sets.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from mestwin.mes_core.collection.events import (
+    CollectionGap,
     Counted,
-    ElementTotals,
     Event,
     StateInterval,
     UnitStarted,
@@ -37,8 +38,6 @@ class WorkUnitLedger:
     scrap: int = 0
     rework: int = 0
     by_product: dict[str, int] = field(default_factory=dict)
-    totals: dict[str, float] | None = None
-    """Elements from the PLC's cumulative state times, when they span the window exactly."""
 
     @property
     def good(self) -> int:
@@ -61,6 +60,8 @@ class ProductionLedger:
         self.units: dict[str, WorkUnitLedger] = defaultdict(WorkUnitLedger)
         self.parents: dict[str, set[str]] = defaultdict(set)
         """Serial -> the lots and serials it was made from (direct links)."""
+        self.gaps: list[CollectionGap] = []
+        """Collection gaps the collector reported (its intervals disagree with the PLC)."""
 
     def __call__(self, events: Iterable[Event]) -> None:
         """Take a list of events (the collector's sink signature)."""
@@ -91,14 +92,13 @@ class ProductionLedger:
                 overlap = min(event.end, end) - max(event.start, start)
                 if overlap > 0:
                     self.units[event.machine].elements[event.element] += overlap
-            elif (isinstance(event, ElementTotals) and abs(event.start - start) < 1e-9
-                  and abs(event.end - end) < 1e-9):
-                self.units[event.machine].totals = dict(event.elements)
+            elif isinstance(event, CollectionGap):
+                self.gaps.append(event)
 
     def measurements(self, machine: str) -> Measurements:
         """ISO 22400 elements and quantities of *machine* in the window."""
         unit = self.units[machine]
-        e = unit.totals if unit.totals is not None else unit.elements
+        e = unit.elements
         default = self.ideal_cycle_time.get((machine, "*"), 0.0)
         ideal = sum(self.ideal_cycle_time.get((machine, p), default) * n
                     for p, n in unit.by_product.items())

@@ -15,8 +15,9 @@ from typing import TextIO
 
 import simpy
 
-from mestwin.mes_core.collection.collector import LOSSLESS_TAG_PATHS, Collector, EventSink
+from mestwin.mes_core.collection.collector import Collector, EventSink, tag_paths
 from mestwin.mes_core.collection.machine_state import ReasonCode, ReasonCodes
+from mestwin.mes_core.collection.state_models import PackMLMapping, StateModel, state_model
 from mestwin.mes_core.ledger import ProductionLedger
 from mestwin.mes_core.losses import SixBigLoss
 from mestwin.plantmodels import Plant, Retention
@@ -25,7 +26,7 @@ from mestwin.sim.naming import line_name
 from mestwin.sim.scenario import Scenario, build_plant
 from mestwin.sim.scoring import GenealogyTruth
 from mestwin.virtual_plc.plc import VirtualPLC
-from mestwin.virtual_plc.tags import STOP_REASONS, LossCategory
+from mestwin.virtual_plc.tags import STOP_REASONS, LossCategory, stop_reason
 
 _LOSS = {
     LossCategory.BREAKDOWN: SixBigLoss.BREAKDOWN,
@@ -41,6 +42,27 @@ def reason_codes() -> ReasonCodes:
     """The MES's stop-reason table, configured from the virtual PLC vendor's table."""
     return ReasonCodes({c.id: ReasonCode(c.id, c.reason or "none", _LOSS.get(c.category))
                         for c in STOP_REASONS})
+
+
+PLANNED_DOWNTIME = ("break", "shift_off", "planned_maintenance", "planned", "cleaning")
+"""Stop reasons of planned downtime (docs/integrators.md: "Planned downtime (5: breaks,
+shifts off, cleaning, planned maintenance)"); the other Planned-category codes are commands
+(operator stop, hold, order complete), inside planned busy time."""
+
+
+def packml_mapping() -> PackMLMapping:
+    """The MES's PackML-state -> ISO 22400 element mapping, configured from the virtual PLC
+    vendor's documentation: planned-downtime and fault (category Breakdown) stop reasons,
+    and the setup reason shown while Execute runs a changeover."""
+    return PackMLMapping(
+        planned=frozenset(stop_reason(r).id for r in PLANNED_DOWNTIME),
+        faults=frozenset(c.id for c in STOP_REASONS if c.category is LossCategory.BREAKDOWN),
+        setup_reason=stop_reason("setup").id)
+
+
+def mes_states(source: str) -> StateModel:
+    """The MES's state model for state source *source* (``machine_state`` or ``packml``)."""
+    return state_model(source, packml_mapping())
 
 
 def make_plcs(plant: Plant, line: str, scan_time_s: float,
@@ -80,14 +102,15 @@ class ClosedLoop:
     def build(cls, scenario: Scenario, scan_time_s: float = 10.0,
               sinks: Iterable[EventSink] = (), immediate_commands: bool = True,
               end_of_instant: bool = False, retention: Retention = Retention.ALL,
-              events: TextIO | None = None) -> ClosedLoop:
+              events: TextIO | None = None, state_source: str = "machine_state") -> ClosedLoop:
         """Wire *scenario*; PLCs scan every *scan_time_s* (state and counts are published
         at the instant they change whatever the scan time) and, with
         *immediate_commands*, take the MES's commands in the instant they are written;
         *end_of_instant* delivers each instant's tag changes after all its events (what a
         dispatching MES needs, see :class:`InProcessSource`). The event log keeps what
         *retention* says (*events*: the file for ``Retention.STREAM``); scoring needs
-        none of it (:attr:`genealogy`)."""
+        none of it (:attr:`genealogy`). *state_source* is the MES's state source
+        (:func:`mes_states`)."""
         env = simpy.Environment()
         plant = build_plant(scenario, env)
         plant.log.retain(retention, events)
@@ -95,11 +118,13 @@ class ClosedLoop:
         plant.log.listeners.append(genealogy.feed)
         line = line_name(scenario.name)
         plcs = make_plcs(plant, line, scan_time_s, immediate_commands)
-        source = InProcessSource(env, plcs, LOSSLESS_TAG_PATHS, end_of_instant=end_of_instant)
+        states = mes_states(state_source)
+        source = InProcessSource(env, plcs, tag_paths(states, lossless=True),
+                                 end_of_instant=end_of_instant)
         ledger = ProductionLedger(scenario.warmup, scenario.horizon, ideal_cycle_times(plant))
         extra = list(sinks)
         collector = Collector(reason_codes(), [ledger, *extra],
-                              heartbeat_timeout=5 * scan_time_s)
+                              heartbeat_timeout=5 * scan_time_s, states=states)
         # in process the MES has seen every instant up to the source's last batch: score
         # the serials that left by then and forget them (flat memory on long runs)
         plant.log.listeners.append(

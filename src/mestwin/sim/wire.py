@@ -16,13 +16,12 @@ from typing import TextIO
 import simpy
 
 from mestwin.mes_core.collection.collector import (
-    CHANGE_TIME,
     COUNTERS,
     RECORDS,
     SEQ,
-    STATE_TIMES,
     TAG_PATHS,
     Collector,
+    tag_paths,
 )
 from mestwin.mes_core.collection.modbus import (
     ModbusDevice,
@@ -31,14 +30,17 @@ from mestwin.mes_core.collection.modbus import (
     RegisterTag,
 )
 from mestwin.mes_core.collection.opcua import OpcUaSource
+from mestwin.mes_core.collection.reconcile import CHANGE_TIME, STATE_TIMES
 from mestwin.mes_core.collection.source import TagSource
+from mestwin.mes_core.collection.state_models import REASON, STATE
 from mestwin.mes_core.ledger import ProductionLedger
 from mestwin.plantmodels import Plant, Retention
-from mestwin.sim.loop import ideal_cycle_times, make_plcs, reason_codes
+from mestwin.sim.loop import ideal_cycle_times, make_plcs, mes_states, reason_codes
 from mestwin.sim.naming import line_name
 from mestwin.sim.realtime import RealtimeDriver
 from mestwin.sim.scenario import Scenario, build_plant
 from mestwin.sim.scoring import GenealogyTruth
+from mestwin.sim.truth import TruthRecorder
 from mestwin.virtual_plc.modbus_server import ModbusServer, ModbusSettings
 from mestwin.virtual_plc.opcua_server import PlcOpcUaServer
 from mestwin.virtual_plc.plc import START_DATETIME, VirtualPLC
@@ -58,10 +60,15 @@ class WireRun:
     """The true genealogy, fed by the event log as it went."""
 
 
-def modbus_tags(server: ModbusServer) -> list[RegisterTag]:
-    """The MES's Modbus configuration for data collection, from the server's register map
-    (what an integrator types in from the vendor's manual)."""
-    rank = {path: i for i, path in enumerate(("Diagnostics.SimTime", *TAG_PATHS))}
+MODBUS_STAMPS = {STATE: CHANGE_TIME, REASON: CHANGE_TIME}
+"""Modbus has no time stamps: the MES dates the OEE state by the PLC's ``StateChangeTime``
+read in the same poll (other tags by ``Diagnostics.SimTime``)."""
+
+
+def modbus_tags(server: ModbusServer, paths: tuple[str, ...] = TAG_PATHS) -> list[RegisterTag]:
+    """The MES's Modbus configuration for data collection of *paths*, from the server's
+    register map (what an integrator types in from the vendor's manual)."""
+    rank = {path: i for i, path in enumerate(("Diagnostics.SimTime", *paths))}
     tags = [RegisterTag(e.path, e.table, e.address, e.size, e.encoding)
             for e in server.map.entries if e.path in rank and not e.table.is_bit]
     return sorted(tags, key=lambda t: rank[t.path])
@@ -107,36 +114,49 @@ async def _settle(source: TagSource, collector: Collector, plcs: dict[str, Virtu
 
 async def run_over_wire(scenario: Scenario, transport: str, speed: float, until: float,
                         scan_time_s: float = 0.1, retention: Retention = Retention.ALL,
-                        events: TextIO | None = None) -> WireRun:
+                        events: TextIO | None = None, state_source: str = "machine_state",
+                        truth: TextIO | None = None, queue_size: int = 1000) -> WireRun:
     """Run *scenario* to simulated time *until* at *speed* x real time with the MES
-    collecting over *transport* (``opcua`` or ``modbus``); the event log keeps what
-    *retention* says (*events*: the file for ``Retention.STREAM``)."""
+    collecting over *transport* (``opcua`` or ``modbus``) from *state_source*
+    (``machine_state`` or ``packml``); the event log keeps what *retention* says
+    (*events*: the file for ``Retention.STREAM``); *truth*, if given, receives the ground
+    truth over [0, *until*] (:mod:`mestwin.sim.truth`), the ledger's window. Over OPC UA
+    every monitored item queues *queue_size* changes between publishes."""
     env = simpy.Environment()
     plant = build_plant(scenario, env)
     plant.log.retain(retention, events)
     genealogy = GenealogyTruth()
     plant.log.listeners.append(genealogy.feed)
+    recorder = None
+    if truth is not None:
+        recorder = TruthRecorder(plant, truth, scenario.name, scenario.seed, 0.0, until)
+        recorder.attach(plant)
     plant.start()
     line = line_name(scenario.name)
     plcs = make_plcs(plant, line, scan_time_s)
     driver = RealtimeDriver(env, speed)
     ledger = ProductionLedger(0.0, until, ideal_cycle_times(plant))
-    collector = Collector(reason_codes(), [ledger], heartbeat_timeout=50 * scan_time_s)
+    states = mes_states(state_source)
+    paths = tag_paths(states)
+    collector = Collector(reason_codes(), [ledger], heartbeat_timeout=50 * scan_time_s,
+                          states=states)
     source: TagSource
     if transport == "opcua":
         opcua = PlcOpcUaServer(list(plcs.values()), port=0, driver=driver,
                                publish_interval=0.02)
         await opcua.start()
         server: PlcOpcUaServer | ModbusServer = opcua
-        source = OpcUaSource(opcua.endpoint, line, list(plcs), TAG_PATHS,
-                             epoch=START_DATETIME, publishing_interval_ms=20)
+        source = OpcUaSource(opcua.endpoint, line, list(plcs), paths,
+                             epoch=START_DATETIME, publishing_interval_ms=20,
+                             queue_size=queue_size)
     elif transport == "modbus":
         modbus = ModbusServer(plcs, ModbusSettings(port=0))
         await modbus.start()
         server = modbus
         devices = [ModbusDevice(e.machine, e.host, e.port, e.unit_id) for e in modbus.endpoints]
-        tags = modbus_tags(modbus)
-        source = ModbusPollingSource(devices, tags, interval=0.05, fifo=modbus_fifo(tags))
+        tags = modbus_tags(modbus, paths)
+        source = ModbusPollingSource(devices, tags, interval=0.05, fifo=modbus_fifo(tags),
+                                     stamps=MODBUS_STAMPS)
     else:
         raise ValueError(f"unknown transport {transport!r}; expected opcua or modbus")
     source.subscribe(collector.on_batch)
@@ -146,6 +166,8 @@ async def run_over_wire(scenario: Scenario, transport: str, speed: float, until:
         plant.log.flush()
         await _settle(source, collector, plcs)
         collector.close(until)
+        if recorder is not None:
+            recorder.finish(until)
     finally:
         await source.stop()
         result = server.stop()

@@ -1,10 +1,15 @@
 """Data collection: PLC tag changes in, MES production events out.
 
 :class:`Collector` keeps an image of each machine's tags and turns each batch of changes
-into :mod:`.events`:
+into :mod:`.events`, as a real MES collects:
 
-- state intervals from ``Status.MachineState`` / ``Status.StateReason``, stamped with the
-  PLC's ``Status.StateChangeTime`` so that intervals are exact whatever the transport's delay;
+- state intervals from the changes of the state tags and each change's time (the
+  :class:`~.source.TagChange` time: the SourceTimestamp over OPC UA, the simulated instant
+  in process, the PLC's ``StateChangeTime`` or ``Diagnostics.SimTime`` read in the same
+  poll over Modbus, see :mod:`.modbus`). Which tags give the state, and the ISO 22400
+  element of each state, is configuration (:mod:`.state_models`): ``Status.MachineState``
+  with ``StateReason`` (default), or the PackML ``StateCurrent`` with
+  ``Admin.StopReason.ID`` and ``MachineryOperationMode``;
 - counts from the non-resetting ``Admin.*.AccCount`` counters (ISO 22400 PQ, SQ, RQ): the
   MES remembers the last value it saw, so a reconnect (which re-sends current values) counts
   nothing twice and loses nothing made while disconnected; a counter that goes backwards is
@@ -17,32 +22,42 @@ into :mod:`.events`:
   ``Status.CurrentSerial`` with the lot, product, order and consumption published before it;
 - frozen PLCs from a ``Status.Heartbeat`` that stops changing: checked as plant time moves
   on in batches (every half timeout), or explicitly with :meth:`Collector.check`;
-- exact element totals from the PLC's cumulative ``OEE.MachineStateTime[k]`` (time per
-  machine state up to ``StateChangeTime``): :meth:`Collector.close` reports the elements
-  since the MES first saw the machine as differences of those, so a transport that samples
-  (and misses short states) still gets time right, as AccCounts get counts right.
+- collection gaps: the PLC's cumulative ``OEE.MachineStateTime[k]`` are used only to check
+  the intervals (:mod:`.reconcile`): at :meth:`Collector.close` (or :meth:`Collector.reconcile`)
+  an element whose interval time differs from theirs is a :class:`~.events.CollectionGap`
+  event and a warning in the log, not a correction. A transport that samples (and misses
+  short states) therefore shows its error instead of hiding it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from mestwin.mes_core.collection.events import (
+    CollectionGap,
     Counted,
-    ElementTotals,
     Event,
     Frozen,
     StateInterval,
     UnitStarted,
 )
-from mestwin.mes_core.collection.machine_state import ELEMENT, MachineStateCode, ReasonCodes
+from mestwin.mes_core.collection.machine_state import ReasonCodes
+from mestwin.mes_core.collection.reconcile import CHANGE_TIME, STATE_TIMES, Reconciler
 from mestwin.mes_core.collection.source import Batch, TagChange, TagValue
+from mestwin.mes_core.collection.state_models import (
+    REASON,
+    STATE,
+    Classified,
+    MachineStateModel,
+    StateModel,
+    is_stop,
+)
 
-STATE = "PackTags.Status.MachineState"
-REASON = "PackTags.Status.StateReason"
-CHANGE_TIME = "PackTags.Status.StateChangeTime"
+_log = logging.getLogger(__name__)
+
 SERIAL = "PackTags.Status.CurrentSerial"
 LOT = "PackTags.Status.CurrentLot"
 PRODUCT = "PackTags.Status.CurrentProduct"
@@ -55,25 +70,33 @@ COUNTERS: dict[str, str] = {
     "PackTags.Admin.ProdDefectiveCount[1].AccCount": "scrap",
     "PackTags.Admin.ProdDefectiveCount[2].AccCount": "rework",
 }
-STATE_TIMES: tuple[str, ...] = tuple(f"OEE.MachineStateTime[{k}]" for k in range(8))
 RECORD_SLOTS = 16
 RECORDS: tuple[str, ...] = tuple(f"Genealogy.Record[{k}]" for k in range(RECORD_SLOTS))
 SEQ = "Genealogy.Seq"
 TAG_PATHS: tuple[str, ...] = (*COUNTERS, ORDER, LOT, PRODUCT, CONSUMED, *RECORDS, SEQ, SERIAL,
                               *STATE_TIMES, CHANGE_TIME, REASON, STATE, HEARTBEAT)
+"""The tags data collection needs with the default state source, in the order the PLC
+writes them within one instant (counts of the cycle that ended, then the next unit's data,
+then its state)."""
 LOSSLESS_TAG_PATHS: tuple[str, ...] = tuple(p for p in TAG_PATHS
                                             if p != SEQ and p not in RECORDS)
 """What a transport that delivers every change needs: the genealogy FIFO is redundant."""
-"""The tags data collection needs, in the order the PLC writes them within one instant
-(counts of the cycle that ended, then the next unit's data, then its state)."""
 ACC_MODULUS = 2**32
-_EARLY = frozenset((CHANGE_TIME, *RECORDS))
 _COUNTER, _STATE, _SEQ, _SERIAL, _HEARTBEAT = range(5)
-_KIND: dict[str, int] = {**dict.fromkeys(COUNTERS, _COUNTER), STATE: _STATE, REASON: _STATE,
-                         SEQ: _SEQ, SERIAL: _SERIAL, HEARTBEAT: _HEARTBEAT}
-"""What a tag change means to the collector (tags not in it only update the image)."""
+_KIND: dict[str, int] = {**dict.fromkeys(COUNTERS, _COUNTER), SEQ: _SEQ, SERIAL: _SERIAL,
+                         HEARTBEAT: _HEARTBEAT}
+"""What a tag change means to the collector (tags not in it only update the image); the
+state model's tags are state changes."""
 
 EventSink = Callable[[list[Event]], None]
+
+
+def tag_paths(states: StateModel, lossless: bool = False) -> tuple[str, ...]:
+    """The tags to subscribe to for *states* (:data:`TAG_PATHS` plus the model's own, before
+    the heartbeat); without the genealogy FIFO if *lossless*."""
+    base = LOSSLESS_TAG_PATHS if lossless else TAG_PATHS
+    extra = tuple(p for p in states.tags if p not in base)
+    return (*base[:-1], *extra, HEARTBEAT)
 
 
 def parse_consumed(text: str) -> tuple[tuple[str, float, str], ...]:
@@ -98,17 +121,17 @@ def _int(value: TagValue | None) -> int:
 @dataclass
 class _Machine:
     image: dict[str, TagValue] = field(default_factory=dict)
-    state: int | None = None
-    reason: int = 0
+    state: Classified | None = None
+    """The state of the open interval (None until the state tags are seen)."""
     since: float = 0.0
+    stop: str = "ADOT"
+    """Element of the last stop state (for states booked with their stop)."""
     acc: dict[str, int] = field(default_factory=dict)
     pending: dict[str, int] = field(default_factory=dict)
     pending_time: float = 0.0
     beat: TagValue | None = None
     beat_time: float = 0.0
     frozen: bool = False
-    baseline: dict[str, float] | None = None
-    baseline_time: float = 0.0
     seq: int | None = None
     """Last genealogy record read; None until the PLC's FIFO is seen."""
 
@@ -117,15 +140,24 @@ class Collector:
     """Turns batches of :class:`TagChange` into MES events handed to *sinks*.
 
     *reasons* is the stop-reason table; *heartbeat_timeout* (plant seconds) is how long a
-    heartbeat may stand still before the PLC counts as frozen.
+    heartbeat may stand still before the PLC counts as frozen; *states* says which tags
+    give the machine state and how states map to ISO 22400 elements (default
+    ``Status.MachineState``); *gap_tolerance_s* is the largest difference per element
+    between intervals and the PLC's cumulative state times that is not a gap.
     """
 
     def __init__(self, reasons: ReasonCodes, sinks: Iterable[EventSink] = (),
-                 heartbeat_timeout: float = 5.0) -> None:
+                 heartbeat_timeout: float = 5.0, states: StateModel | None = None,
+                 gap_tolerance_s: float = 0.01) -> None:
         self.reasons = reasons
         self.sinks = list(sinks)
         self.heartbeat_timeout = heartbeat_timeout
+        self.states = states if states is not None else MachineStateModel()
         self.machines: dict[str, _Machine] = {}
+        self.reconciler = Reconciler(gap_tolerance_s)
+        self.gaps: list[CollectionGap] = []
+        """Every collection gap found so far."""
+        self._kind = {**_KIND, **dict.fromkeys(self.states.tags, _STATE)}
         self._out: list[Event] = []
         self._checked = float("-inf")
         self.lost_records = 0
@@ -134,11 +166,10 @@ class Collector:
     def on_batch(self, batch: Batch) -> None:
         """Apply *batch* in order and hand the resulting events to the sinks."""
         machines = self.machines
-        # The change time of a state, and the FIFO's records, are known once per batch: a
-        # transport may deliver them after what they belong to (OPC UA does not order a
-        # notification's items).
+        # The FIFO's records are known once per batch: a transport may deliver them after
+        # the sequence number (OPC UA does not order a notification's items).
         for name, path, value, _ in batch:
-            if path in _EARLY:
+            if path in RECORDS:
                 (machines.get(name) or self._add(name)).image[path] = value
         touched: dict[str, _Machine] = {}
         for change in batch:
@@ -151,39 +182,24 @@ class Collector:
         if latest - self._checked >= self.heartbeat_timeout / 2:
             self._checked = latest
             self.check(latest)
+        spans = self.reconciler.spans
         for name, machine in touched.items():
             if machine.pending:
                 self._flush_counts(name, machine)
-            if machine.baseline is None and STATE_TIMES[0] in machine.image:
-                machine.baseline = self._totals(machine, latest)
-                machine.baseline_time = latest
+            if name not in spans and machine.state is not None:
+                self.reconciler.begin(name, machine.image, machine.since)
         self._emit()
 
     def _add(self, name: str) -> _Machine:
         machine = self.machines[name] = _Machine()
         return machine
 
-    def _totals(self, machine: _Machine, now: float) -> dict[str, float] | None:
-        """Element totals up to *now*: cumulative state times plus the current state's
-        time since its change (None if the PLC does not publish state times)."""
-        image = machine.image
-        if STATE_TIMES[0] not in image or STATE not in image:
-            return None
-        totals = dict.fromkeys(("APT", "ASUT", "ADET", "ADOT", "PDOT"), 0.0)
-        for k, path in enumerate(STATE_TIMES):
-            value = image.get(path, 0.0)
-            totals[ELEMENT[MachineStateCode(k)]] += float(value) if isinstance(
-                value, int | float) else 0.0
-        stamp = image.get(CHANGE_TIME, now)
-        since = float(stamp) if isinstance(stamp, int | float) else now
-        totals[ELEMENT[MachineStateCode(_int(image[STATE]))]] += max(0.0, now - since)
-        return totals
-
     def checkpoint(self) -> dict[str, Any]:
         """What the collector must remember to resume exactly after a restart (JSON)."""
-        return {name: {"acc": dict(m.acc), "seq": m.seq, "state": m.state,
-                       "reason": m.reason, "since": m.since, "baseline": m.baseline,
-                       "baseline_time": m.baseline_time}
+        return {name: {"acc": dict(m.acc), "seq": m.seq,
+                       "state": None if m.state is None else list(m.state),
+                       "since": m.since, "stop": m.stop,
+                       "span": self.reconciler.checkpoint(name)}
                 for name, m in self.machines.items()}
 
     def restore(self, checkpoint: dict[str, Any]) -> None:
@@ -193,24 +209,39 @@ class Collector:
             machine = self.machines.setdefault(name, _Machine())
             machine.acc = {str(k): int(v) for k, v in saved["acc"].items()}
             machine.seq = saved["seq"]
-            machine.state = saved["state"]
-            machine.reason = int(saved["reason"])
+            state = saved.get("state")
+            machine.state = (Classified(int(state[0]), int(state[1]), str(state[2]))
+                             if isinstance(state, list) else None)
             machine.since = float(saved["since"])
-            machine.baseline = saved["baseline"]
-            machine.baseline_time = float(saved["baseline_time"])
+            machine.stop = str(saved.get("stop", "ADOT"))
+            self.reconciler.restore(name, saved.get("span"))
 
     def close(self, time: float) -> None:
-        """Close every open state interval at *time* (end of a run or of a report window)."""
+        """Close every open state interval at *time* (end of a run or of a report window)
+        and reconcile the intervals with the PLC's cumulative state times up to it."""
         for name, machine in self.machines.items():
             if machine.state is not None and time > machine.since:
                 self._interval(name, machine, time)
                 machine.since = time
-            totals = self._totals(machine, time)
-            if totals is not None and machine.baseline is not None:
-                base = machine.baseline
-                self._out.append(ElementTotals(name, machine.baseline_time, time,
-                                               {k: v - base[k] for k, v in totals.items()}))
+        self.reconcile(time)
+
+    def reconcile(self, time: float) -> list[CollectionGap]:
+        """Compare each machine's intervals since the last reconciliation with the PLC's
+        cumulative state times up to *time* (the image must be up to date to it): every
+        element that differs is a :class:`CollectionGap`, sent to the sinks and logged."""
+        found: list[CollectionGap] = []
+        for name, machine in self.machines.items():
+            current = machine.state
+            open_interval = None if current is None else (current.element, machine.since)
+            found += self.reconciler.check(name, machine.image, time, open_interval)
+        for gap in found:
+            _log.warning("collection gap: %s %s from %g s to %g s: intervals %.3f s, PLC "
+                         "state times %.3f s", gap.machine, gap.element, gap.start, gap.end,
+                         gap.intervals_s, gap.plc_s)
+        self.gaps += found
+        self._out += found
         self._emit()
+        return found
 
     def check(self, now: float) -> None:
         """Flag machines whose heartbeat has not changed for longer than the timeout."""
@@ -230,7 +261,7 @@ class Collector:
 
     def _apply(self, machine: _Machine, change: TagChange) -> None:
         name, path, value, time = change
-        kind = _KIND.get(path)
+        kind = self._kind.get(path)
         if kind == _COUNTER:
             self._count(machine, COUNTERS[path], path, _int(value), time)
             return
@@ -277,28 +308,28 @@ class Collector:
                                          parse_consumed(consumed)))
 
     def _state(self, name: str, machine: _Machine, time: float) -> None:
-        image = machine.image
-        state = _int(image.get(STATE, 0))
-        reason = _int(image.get(REASON, 0))
-        stamp = image.get(CHANGE_TIME)
-        at = float(stamp) if isinstance(stamp, int | float) and stamp >= machine.since else time
+        """A state tag changed at *time*: end the open interval there if the state did."""
+        state = self.states.classify(machine.image, machine.stop)
+        if state is None or state == machine.state:
+            return
+        if is_stop(state.element):
+            machine.stop = state.element
         if machine.state is None:
-            machine.state, machine.reason, machine.since = state, reason, at
+            machine.state, machine.since = state, time
             return
-        if state == machine.state and reason == machine.reason:
-            return
-        if at > machine.since:
-            self._interval(name, machine, at)
-        machine.state, machine.reason, machine.since = state, reason, max(at, machine.since)
+        if time > machine.since:
+            self._interval(name, machine, time)
+        machine.state, machine.since = state, max(time, machine.since)
 
     def _interval(self, name: str, machine: _Machine, end: float) -> None:
-        assert machine.state is not None
-        code = self.reasons.get(machine.reason)
-        state = MachineStateCode(machine.state)
-        reason = "processing" if state is MachineStateCode.PROCESSING else code.name
+        state = machine.state
+        assert state is not None
+        code = self.reasons.get(state.reason)
+        reason = "processing" if state.element == "APT" else code.name
         self._out.append(StateInterval(
-            name, machine.since, end, int(state), reason, ELEMENT[state],
-            None if code.loss is None else str(code.loss)))
+            name, machine.since, end, state.state, reason, state.element,
+            None if code.loss is None or state.element == "APT" else str(code.loss)))
+        self.reconciler.add(name, state.element, machine.since, end)
 
     def _count(self, machine: _Machine, counter: str, path: str, value: int,
                time: float) -> None:

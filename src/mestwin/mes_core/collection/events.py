@@ -51,14 +51,18 @@ class UnitStarted(NamedTuple):
     consumed: tuple[tuple[str, float, str], ...]
 
 
-class ElementTotals(NamedTuple):
-    """ISO 22400 elements of *machine* from *start* to *end*, from the PLC's cumulative
-    state times (exact whatever the transport dropped in between)."""
+class CollectionGap(NamedTuple):
+    """The state intervals of *machine* from *start* to *end* put *intervals_s* seconds in
+    ISO 22400 *element* where the PLC's cumulative state times (``OEE.MachineStateTime[k]``)
+    say *plc_s*: a state change the transport lost, or a state source that does not follow
+    the machine. Reported, never corrected."""
 
     machine: str
+    element: str
     start: float
     end: float
-    elements: dict[str, float]
+    intervals_s: float
+    plc_s: float
 
 
 class Frozen(NamedTuple):
@@ -69,4 +73,4 @@ class Frozen(NamedTuple):
     frozen: bool
 
 
-Event = StateInterval | Counted | UnitStarted | ElementTotals | Frozen
+Event = StateInterval | Counted | UnitStarted | CollectionGap | Frozen

@@ -1,10 +1,16 @@
 """The Modbus TCP transport: the MES polls the machines' registers.
 
-Modbus has no subscriptions and no timestamps, so the MES polls: every *interval* it reads
-each device's mapped tags in as few requests as the map allows (contiguous runs of at most
-125 registers), decodes them with the shared codec (:mod:`mestwin.protocols.modbus_codec`)
-and delivers what changed since the last poll as one batch. A change's time is the PLC's
-simulation clock (``Diagnostics.SimTime``) read in the same poll, when the map has it.
+Modbus has no subscriptions, so the MES polls: every *interval* it reads each device's
+mapped tags in as few requests as the map allows (contiguous runs of at most 125
+registers), decodes them with the shared codec (:mod:`mestwin.protocols.modbus_codec`) and
+delivers what changed since the last poll as one batch. Modbus carries no time stamps, so
+a change's time is read from the PLC in the same poll: for a tag configured in *stamps*,
+the tag that dates it (``Status.MachineState`` and ``StateReason`` by
+``Status.StateChangeTime``, the PLC's instant of the change, so state intervals are exact
+however slowly the MES polls); for any other tag, the PLC's simulation clock
+(``Diagnostics.SimTime``, the time of the scan that published the value: late by up to a
+poll interval). A state that begins and ends between two polls is not seen at all; the
+collector's reconciliation with the cumulative state times reports it as a gap.
 
 Polling samples, so what happens between two polls is lost unless the PLC keeps it: a
 :class:`RecordFifo` (the genealogy FIFO, ``Genealogy.Seq`` and ``Genealogy.Record[k]``) is
@@ -23,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pymodbus.client import AsyncModbusTcpClient
@@ -91,12 +97,15 @@ def read_blocks(tags: Sequence[RegisterTag]) -> list[tuple[Table, int, int, list
 
 class ModbusPollingSource(TagSource):
     """Polls *tags* of every device in *devices* every *interval* seconds, and the records
-    of *fifo* (whose *seq* tag must be among *tags*) as a FIFO."""
+    of *fifo* (whose *seq* tag must be among *tags*) as a FIFO; *stamps* maps a tag to the
+    tag that holds its change time (both among *tags*)."""
 
     def __init__(self, devices: Sequence[ModbusDevice], tags: Sequence[RegisterTag], *,
                  word_order: WordOrder = WordOrder.HIGH_FIRST, interval: float = 0.2,
-                 fifo: RecordFifo | None = None) -> None:
+                 fifo: RecordFifo | None = None,
+                 stamps: Mapping[str, str] | None = None) -> None:
         super().__init__()
+        self.stamps = dict(stamps or {})
         self.devices = list(devices)
         self.tags = {t.path: t for t in tags}
         self._rank = {t.path: i for i, t in enumerate(tags)}
@@ -169,12 +178,15 @@ class ModbusPollingSource(TagSource):
                 values.update(await self._new_records(client, device, values))
             clock = values.get(TIME_PATH)
             time = float(clock) if isinstance(clock, int | float) else 0.0
+            stamps = self.stamps
             for path in sorted(values, key=lambda p: self._rank.get(p, len(self._rank))):
                 value = values[path]
                 key = (device.machine, path)
                 if self._last.get(key) != value or key not in self._last:
                     self._last[key] = value
-                    batch.append(TagChange(device.machine, path, value, time))
+                    stamp = values.get(stamps[path]) if path in stamps else None
+                    at = float(stamp) if isinstance(stamp, int | float) else time
+                    batch.append(TagChange(device.machine, path, value, at))
         self.polls += 1
         self.deliver(batch)
 

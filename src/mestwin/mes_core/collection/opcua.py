@@ -5,8 +5,11 @@ path>`` under a namespace URI the MES is configured with; the index is looked up
 connect, never assumed. One subscription carries every tag of every machine; the items of
 one publish response are delivered as one batch, in the PLC's write order (source time,
 then the order of the configured tag paths). A tag change's time is its SourceTimestamp
-on the PLC clock, in seconds since *epoch* (the collector takes state-change times from the
-PLC's own ``StateChangeTime`` tag, so transport delay does not skew intervals).
+on the PLC clock, in seconds since *epoch*: the instant the value changed, whatever the
+transport's delay, which is what the collector times state intervals by. Every monitored
+item has a queue of *queue_size* (OPC UA Part 4, 7.21 MonitoringParameters), so each change
+between two publishes arrives with its own stamp; a queue that overflows drops the oldest
+change (DiscardOldest), and the collector's reconciliation reports the lost time.
 
 :meth:`OpcUaSource.reconnect` drops and re-creates the session; the new subscription
 re-sends current values, which the collector recognises (AccCount deltas), so a reconnect
