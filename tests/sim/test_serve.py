@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import re
 import signal
 import subprocess
@@ -225,3 +227,93 @@ def test_plc_map_prints_a_markdown_table_with_every_machine(
                          capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 2
     assert "missing.yaml" in bad.stderr
+
+
+# A small line with a warm-up, scrap, rework and breakdowns: what a truth file can get wrong.
+TRUTH_LINE = {
+    "name": "truth line", "seed": 4, "horizon": "4h", "warmup": "30min",
+    "sources": [{"id": "arrivals", "interarrival": {"dist": "exponential", "mean": "40s"},
+                 "to": "cut"}],
+    "stations": [
+        {"id": "cut", "process_time": {"dist": "exponential", "mean": "30s"}, "buffer": 5,
+         "scrap": 0.05, "to": "pack"},
+        {"id": "pack", "servers": 2, "process_time": {"dist": "constant", "value": "70s"},
+         "rework": 0.05, "failures": {"ttf": {"dist": "exponential", "mean": "1h"},
+                                      "ttr": {"dist": "exponential", "mean": "5min"}},
+         "to": "sink"},
+    ],
+}
+
+
+def _records(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.timeout(180)
+def test_truth_of_serve_until_is_the_truth_of_run_for_the_same_span(tmp_path: Path) -> None:
+    """serve --until 4h --truth writes the header, machine sums and end line that
+    ``mestwin run --truth`` writes for the same scenario, seed and span: the PLCs and
+    servers change nothing in the plant, so the whole file is the same."""
+    scenario = tmp_path / "line.json"
+    scenario.write_text(json.dumps(TRUTH_LINE), encoding="utf-8")
+    served, ran = tmp_path / "served.jsonl", tmp_path / "ran.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "mestwin.cli", "serve", str(scenario), "--speed", "max",
+         "--until", "4h", "--opcua-port", "0", "--modbus-port", "0", "--truth", str(served)],
+        capture_output=True, text=True, timeout=150, check=False)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "mestwin.cli", "run", str(scenario), "--no-progress",
+         "--truth", str(ran)], capture_output=True, text=True, timeout=150, check=False)
+    assert done.returncode == 0, done.stderr
+    ours, theirs = _records(served), _records(ran)
+    assert ours[0] == theirs[0]
+    assert ours[0]["horizon_s"] == 4 * 3600.0
+    assert ours[-1] == {"type": "end", "lines": len(ours) - 1}
+    machines = [r for r in ours if r["type"] == "machine"]
+    assert [r["machine"] for r in machines] == ["cut", "pack-1", "pack-2"]
+    assert machines == [r for r in theirs if r["type"] == "machine"]
+    assert served.read_bytes() == ran.read_bytes()  # intervals and units too, byte for byte
+
+
+@pytest.mark.timeout(120)
+def test_truth_of_serve_stopped_by_sigterm_is_finished_where_it_stopped(
+        tmp_path: Path) -> None:
+    """Stopped by a signal, serve still ends the file: every machine's intervals tile
+    [0, the stop time it prints], its sums cover [warm-up, stop] and the end line counts
+    the lines; the header's horizon_s is null, the end being unknown when it was written."""
+    scenario = tmp_path / "line.json"
+    scenario.write_text(json.dumps(TRUTH_LINE), encoding="utf-8")
+    path = tmp_path / "truth.jsonl"
+    served = serve(str(scenario), "--speed", "3600", "--truth", str(path))
+    time.sleep(2)
+    code, out = terminate(served)
+    assert code == 0
+    stopped = re.search(r"Stopped at simulated time ([\d.]+) s\.", out)
+    assert stopped is not None
+    records = _records(path)
+    assert records[0]["horizon_s"] is None
+    assert records[-1] == {"type": "end", "lines": len(records) - 1}
+    stop = float(stopped.group(1))
+    assert stop > 3600.0
+    for machine in ("cut", "pack-1", "pack-2"):
+        intervals = [r for r in records if r["type"] == "interval" and r["machine"] == machine]
+        assert intervals[0]["start"] == 0.0
+        assert all(a["end"] == b["start"] for a, b in itertools.pairwise(intervals))
+        assert intervals[-1]["end"] == pytest.approx(stop, abs=5e-4)
+    for r in records:
+        if r["type"] == "machine":
+            assert r["elements"]["POT"] == pytest.approx(stop - 1800.0, abs=5e-4)
+
+
+def test_a_truth_file_that_cannot_be_written_exits_2_naming_the_option(
+        tmp_path: Path, scenarios_dir_module: Path) -> None:
+    """--truth into a folder that does not exist: exit 2 before serving, naming --truth."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mestwin.cli", "serve",
+         str(scenarios_dir_module / "two_step_line.yaml"), "--opcua-port", "0",
+         "--modbus-port", "0", "--truth", str(tmp_path / "no" / "truth.jsonl")],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "--truth" in done.stderr
+    assert "Serving" not in done.stdout

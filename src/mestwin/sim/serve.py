@@ -41,7 +41,10 @@ Printed lines (stable, one per item):
   Stopped at simulated time SECONDS s.
   Event log: COUNT events, sha256 HEX.   (with --events, the SHA-256 of FILE)
 The scenario's horizon is ignored: the plant runs until stopped (or --until). No event is
-kept in memory (only the count and the hash), so a twin can run for days.
+kept in memory (only the count and the hash), so a twin can run for days. --truth FILE
+writes the ground truth as `mestwin run --truth` does, as the run goes, and finishes it
+(machine sums over [warm-up, stop], end line) when serve stops; its header's horizon_s is
+--until, or null without it.
 """
 
 
@@ -80,6 +83,9 @@ def add_commands(subparsers: Any) -> None:
     serve.add_argument("--scan-time", type=float, default=0.1,
                        help="shortest PLC scan period in simulated seconds (default 0.1)")
     serve.add_argument("--events", metavar="FILE", help=EVENTS_HELP)
+    serve.add_argument("--truth", metavar="FILE",
+                       help="write the ground truth to FILE as the run goes (JSON Lines, "
+                            "format mestwin-truth v1), finished when serve stops")
     serve.set_defaults(func=_cmd_serve)
 
     plc = subparsers.add_parser("plc", help="virtual PLC tools (register map)",
@@ -208,11 +214,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         try:
             events = open_output(stack, "--events", args.events)
+            truth = open_output(stack, "--truth", args.truth)
         except OutputError as exc:
             return _fail("serve", str(exc))
         retention = Retention.STREAM if events is not None else Retention.NONE
         runtime = PlantRuntime(scenario, settings, until=until, retention=retention,
-                               events=events)
+                               events=events, truth=truth)
         return asyncio.run(_serve(runtime, speed))
 
 
