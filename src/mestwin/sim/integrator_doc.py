@@ -25,6 +25,7 @@ from mestwin.sim.naming import line_name
 from mestwin.sim.scenario import build_plant, parse_scenario
 from mestwin.virtual_plc.image import COUNTERS
 from mestwin.virtual_plc.machinery import item_state
+from mestwin.virtual_plc.opcua_companion import packml_levels
 from mestwin.virtual_plc.opcua_server import NAMESPACE_URI
 from mestwin.virtual_plc.packml import (
     PACKML_NUMBERING,
@@ -176,8 +177,22 @@ def discovery() -> str:
     for station in plant.stations.values():
         for machine in station.machines():
             rows.append((f"`{machine.id}`", f"`{station.id}`",
-                         f"`ns=<idx>;s={line}.{machine.id}`", len(rows) + 1))
-    return _table(("machine", "station", "node id of its object", "Modbus unit"), rows)
+                         f"`ns=<idx>;s={line}.{machine.id}`",
+                         f"`ns=<idx>;s={line}.{machine.id}.Machinery`", len(rows) + 1))
+    return _table(("machine", "station", "node id of its object",
+                   "its MachineryItem / PackML object", "Modbus unit"), rows)
+
+
+def companion_states() -> str:
+    """Each PackML state as OPC 30050's three nested state machines show it."""
+    rows = []
+    for state in State:
+        if state is State.UNDEFINED:
+            continue
+        shown = [f"`{name}`" if name else "not active" for name in packml_levels(state)]
+        rows.append((PACKML_NUMBERING.code(state), _name(state), *shown))
+    return _table(("StateCurrent", "state", "BaseStateMachine", "MachineState", "ExecuteState"),
+                  rows)
 
 
 def constants() -> str:
@@ -196,7 +211,7 @@ _TABLES: dict[str, Callable[[], str]] = {
     "unit_modes": unit_modes, "machine_states": machine_states,
     "stop_reasons": stop_reasons, "loss_categories": loss_categories,
     "counters": counters, "modbus_tags": modbus_tags, "event_kinds": event_kinds,
-    "discovery": discovery,
+    "discovery": discovery, "companion_states": companion_states,
 }
 
 
