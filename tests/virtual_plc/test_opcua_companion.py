@@ -11,6 +11,7 @@ Annex A, so a renamed constant cannot hide a wrong answer.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from mestwin.virtual_plc.opcua_security import OpcUaSecurity, OpcUaUser, Role
 from mestwin.virtual_plc.opcua_server import PlcOpcUaServer
 from mestwin.virtual_plc.packml import State
 from mestwin.virtual_plc.plc import VirtualPLC
+from tests.interop import clients
 
 MACHINERY = "http://opcfoundation.org/UA/Machinery/"
 PACKML = "http://opcfoundation.org/UA/PackML/"
@@ -325,3 +327,44 @@ def test_a_queued_monitored_item_on_a_companion_variable_gets_every_change(
                 assert [n for n, _ in got][:3] == [8, 9, 19]
 
     serve(scenarios_dir, session)
+
+
+@pytest.mark.interop
+@pytest.mark.timeout(90)
+def test_node_opcua_finds_the_machines_and_reads_their_packml_state(scenarios_dir: Path) -> None:
+    """An independent client (node-opcua, its own process) browses Machines by the Machinery
+    namespace URI, finds every machine with its PackML BaseStateMachine, and reads the
+    deepest active CurrentState.Number: the PLC's StateCurrent."""
+    clients.node_opcua()  # before any event loop: fails at once if it is not installed
+
+    async def session(s: Served) -> None:
+        folder = await run_node(s, [{"op": "browse", "node": f"nsu={MACHINERY};i={MACHINES}"}])
+        items = {r["browseName"]: r["nodeId"] for r in folder[0]["references"]}
+        assert set(items) == set(s.plcs)
+        names, paths = list(items), [".".join(LEVELS[:n]) for n in (1, 2, 3)]
+        numbers = [f"{items[name]}.{path}.CurrentState.Number" for name in names for path in paths]
+        answer = await run_node(s, [*({"op": "browse", "node": items[n]} for n in names),
+                                    {"op": "read", "nodes": numbers}])
+        for browse in answer[:-1]:
+            assert {"Identification", "MachineryItemState", "BaseStateMachine", "Status"} <= {
+                r["browseName"] for r in browse["references"]}
+        values = answer[-1]["values"]
+        for i, name in enumerate(names):
+            levels = values[3 * i:3 * i + 3]
+            active = [v["value"] for v in levels if v["status"] == "Good"]
+            assert active[-1] == s.plcs[name].tags[STATE], (name, levels)
+
+    serve(scenarios_dir, session)
+
+
+async def run_node(s: Served, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run the node-opcua client (anonymous) with *steps*; its results."""
+    process = await asyncio.create_subprocess_exec(
+        clients.node_opcua(), str(clients.NODE_DIR / "ua_client.mjs"), s.server.endpoint,
+        json.dumps({"user": None, "steps": steps}), cwd=clients.NODE_DIR,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=40)
+    answer = json.loads(out.decode().strip().splitlines()[-1])
+    assert answer["ok"], (answer, err.decode()[-2000:])
+    results: list[dict[str, Any]] = answer["results"]
+    return results
