@@ -2,7 +2,10 @@
 
 Plant -> virtual PLCs -> MES, in process (as fast as possible) or over OPC UA / Modbus TCP
 paced at a speed factor; prints the MES's counts and ISO 22400 KPIs per machine beside the
-truth, and the genealogy score. ``make demo`` runs it over OPC UA.
+truth, and the genealogy score. ``make demo`` runs it over OPC UA. ``--truth`` and
+``--result`` write the run's ground truth and the MES's figures for the same window (the
+horizon's warm-up in process, [0, --until] over the wire), so ``mestwin score`` can set one
+against the other; collection gaps the MES found are warnings on stderr.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mestwin.mes_core.collection.state_models import STATE_SOURCES
 from mestwin.plantmodels import Retention
 from mestwin.sim.events_file import EVENTS_HELP, OutputError, open_output
 from mestwin.sim.mes_result import DowntimeByReason, mes_result
 from mestwin.sim.scoring import GenealogyScore, MachineScore, score_genealogy, score_oee
+from mestwin.sim.truth import TruthRecorder
 from mestwin.virtual_plc.tags import STOP_REASONS
 
 
@@ -41,7 +46,13 @@ def add_commands(sub: Any) -> None:
     loop.add_argument("--events", metavar="FILE", help=EVENTS_HELP)
     loop.add_argument("--result", metavar="FILE",
                       help="write the MES's figures to FILE in the result format "
-                           "(mestwin score TRUTH FILE; in process only)")
+                           "(mestwin score TRUTH FILE)")
+    loop.add_argument("--truth", metavar="FILE",
+                      help="write the run's ground truth to FILE (JSON Lines, format "
+                           "mestwin-truth v1), for the window of --result")
+    loop.add_argument("--state-source", choices=list(STATE_SOURCES), default="machine_state",
+                      help="the tags the MES times states by: Status.MachineState, or the "
+                           "PackML StateCurrent with Admin.StopReason.ID")
     loop.set_defaults(func=_cmd_loop)
 
 
@@ -63,14 +74,11 @@ def _cmd_loop(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"mestwin loop: --until {args.until}: {error}", file=sys.stderr)
         return 2
-    if args.result and args.transport != "inprocess":
-        print("mestwin loop: --result is only written in process (--transport inprocess)",
-              file=sys.stderr)
-        return 2
-    downtime = None
+    codes = {c.reason or "none": c.id for c in STOP_REASONS}
     with contextlib.ExitStack() as stack:
         try:
             events = open_output(stack, "--events", args.events)
+            truth_file = open_output(stack, "--truth", args.truth)
         except OutputError as exc:
             print(f"mestwin loop: {exc}", file=sys.stderr)
             return 2
@@ -78,21 +86,35 @@ def _cmd_loop(args: argparse.Namespace) -> int:
         if args.transport == "inprocess":
             scenario = scenario.model_copy(update={"horizon": until,
                                                    "warmup": min(scenario.warmup, until / 2)})
-            downtime = DowntimeByReason(
-                {c.reason or "none": c.id for c in STOP_REASONS}, scenario.warmup, until)
+            downtime = DowntimeByReason(codes, scenario.warmup, until)
             loop = ClosedLoop.build(scenario, retention=retention, events=events,
-                                    sinks=[downtime])
+                                    sinks=[downtime], state_source=args.state_source)
+            recorder = None
+            if truth_file is not None:
+                recorder = TruthRecorder(loop.plant, truth_file, scenario.name, scenario.seed,
+                                         scenario.warmup, until)
+                recorder.attach(loop.plant)
             loop.run()
+            if recorder is not None:
+                recorder.finish(until)
             plant, ledger, truth = loop.plant, loop.ledger, loop.genealogy
         else:
             scenario = scenario.model_copy(update={"warmup": 0.0})
+            downtime = DowntimeByReason(codes, 0.0, until)
             run = asyncio.run(run_over_wire(scenario, args.transport, args.speed, until,
-                                            retention=retention, events=events))
+                                            retention=retention, events=events,
+                                            state_source=args.state_source,
+                                            truth=truth_file, sinks=[downtime]))
             plant, ledger, truth = run.plant, run.ledger, run.genealogy
+    for gap in ledger.gaps:
+        print(f"mestwin loop: collection gap: {gap.machine} {gap.element} "
+              f"[{gap.start:g}, {gap.end:g}] s: intervals {gap.intervals_s:.3f} s, PLC state "
+              f"times {gap.plc_s:.3f} s", file=sys.stderr)
     scores = score_oee(plant, ledger)
     genealogy = score_genealogy(truth, ledger)
     summary = _summary(scenario.name, args.transport, until, scores, genealogy)
-    if args.result and downtime is not None:
+    summary["collection_gaps"] = [gap._asdict() for gap in ledger.gaps]
+    if args.result:
         result = mes_result([s.machine for s in scores], ledger, downtime)
         try:
             Path(args.result).write_text(result.model_dump_json(indent=1), encoding="utf-8")

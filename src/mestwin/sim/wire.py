@@ -10,6 +10,7 @@ truth. It is what ``make demo`` and the wire acceptance tests run.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -21,6 +22,7 @@ from mestwin.mes_core.collection.collector import (
     SEQ,
     TAG_PATHS,
     Collector,
+    EventSink,
     tag_paths,
 )
 from mestwin.mes_core.collection.modbus import (
@@ -115,13 +117,15 @@ async def _settle(source: TagSource, collector: Collector, plcs: dict[str, Virtu
 async def run_over_wire(scenario: Scenario, transport: str, speed: float, until: float,
                         scan_time_s: float = 0.1, retention: Retention = Retention.ALL,
                         events: TextIO | None = None, state_source: str = "machine_state",
-                        truth: TextIO | None = None, queue_size: int = 1000) -> WireRun:
+                        truth: TextIO | None = None, queue_size: int = 1000,
+                        sinks: Iterable[EventSink] = ()) -> WireRun:
     """Run *scenario* to simulated time *until* at *speed* x real time with the MES
     collecting over *transport* (``opcua`` or ``modbus``) from *state_source*
     (``machine_state`` or ``packml``); the event log keeps what *retention* says
     (*events*: the file for ``Retention.STREAM``); *truth*, if given, receives the ground
     truth over [0, *until*] (:mod:`mestwin.sim.truth`), the ledger's window. Over OPC UA
-    every monitored item queues *queue_size* changes between publishes."""
+    every monitored item queues *queue_size* changes between publishes. *sinks* get the
+    collector's events too."""
     env = simpy.Environment()
     plant = build_plant(scenario, env)
     plant.log.retain(retention, events)
@@ -138,8 +142,8 @@ async def run_over_wire(scenario: Scenario, transport: str, speed: float, until:
     ledger = ProductionLedger(0.0, until, ideal_cycle_times(plant))
     states = mes_states(state_source)
     paths = tag_paths(states)
-    collector = Collector(reason_codes(), [ledger], heartbeat_timeout=50 * scan_time_s,
-                          states=states)
+    collector = Collector(reason_codes(), [ledger, *sinks],
+                          heartbeat_timeout=50 * scan_time_s, states=states)
     source: TagSource
     if transport == "opcua":
         opcua = PlcOpcUaServer(list(plcs.values()), port=0, driver=driver,
