@@ -317,7 +317,8 @@ def test_heartbeat_scan_count_and_clock() -> None:
     assert tags["PackTags.Status.Heartbeat"] == tags["Diagnostics.Heartbeat"] == 21
     assert tags["Diagnostics.SimTime"] == 10.0
     assert tags["PackTags.Admin.PACDateTime"] == c.plc.start_datetime + timedelta(seconds=10)
-    assert tags["PackTags.Admin.StateCurrentTime"] == 9.0  # Execute since the third scan
+    # Execute since power-up: the PLC followed the running station in the instant t = 0
+    assert tags["PackTags.Admin.StateCurrentTime"] == 10.0
     assert tags["PackTags.Admin.AccTimeSinceReset"] == 10.0
     assert tags["Diagnostics.SpeedFactor"] == 1.0
     c.plc.set_speed_factor(60)

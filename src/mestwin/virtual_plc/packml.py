@@ -3,8 +3,9 @@
 :class:`PackMLMachine` holds the current :class:`State` and :class:`UnitMode` and takes
 :class:`Command` values: a command not allowed in the current state is refused (never
 queued); an acting state (Resetting, Starting, ...) completes by itself after its acting time
-(default 0 s: at the first :meth:`~PackMLMachine.tick` after the one that entered it, i.e. the
-next PLC scan). It also accounts the time spent in each state and mode (PackTags
+(default 0 s): :meth:`~PackMLMachine.tick` completes it once the time is over and
+:meth:`~PackMLMachine.complete` at the instant its timer fires (the PLC schedules one, see
+:meth:`~PackMLMachine.remaining`). It also accounts the time spent in each state and mode (PackTags
 ``Admin.StateCurrentTime``, ``StateCumulativeTime``, ``ModeCumulativeTime``).
 
 Transitions (:data:`TRANSITIONS`): Stopped -Reset-> Resetting -> Idle -Start-> Starting ->
@@ -234,6 +235,11 @@ class PackMLMachine:
         """The state an acting state leads to, else the current state (``StateRequested``)."""
         return STATE_COMPLETE.get(self._state, self._state)
 
+    @property
+    def since(self) -> float:
+        """When the current state was entered."""
+        return self._since
+
     def acting_time(self, state: State) -> float:
         """How long the acting *state* lasts."""
         if isinstance(self._acting, Mapping):
@@ -260,6 +266,22 @@ class PackMLMachine:
         self._account(now)
         nxt = STATE_COMPLETE.get(self._state)
         if nxt is None or now - self._since < self.acting_time(self._state):
+            return None
+        self._enter(nxt, now)
+        return nxt
+
+    def remaining(self, now: float) -> float:
+        """Seconds left in the current acting state at *now* (0 if over or not acting)."""
+        if self._state not in STATE_COMPLETE:
+            return 0.0
+        return max(0.0, self.acting_time(self._state) - (now - self._since))
+
+    def complete(self, now: float) -> State | None:
+        """Complete the current acting state at *now* whatever is left of its time (the
+        instant its timer fires: no rounding of ``since + time - since``); return the new
+        state, or None if not in an acting state."""
+        nxt = STATE_COMPLETE.get(self._state)
+        if nxt is None:
             return None
         self._enter(nxt, now)
         return nxt

@@ -1,26 +1,42 @@
 """A virtual PLC: the scan cycle that couples one plant station to its PackTags.
 
 :class:`VirtualPLC` runs as a SimPy process. Every ``scan_time_s`` of simulated time it
-completes finished acting states of its :class:`~.packml.PackMLMachine`, takes the requests
-clients wrote (``Command.CmdChangeRequest``, ``UnitModeChangeRequest``, ``MachSpeed``,
-``StopReasonAck``), makes PackML follow the physical station, and writes every tag of
-:mod:`.tags` into its :class:`~.tag_values.TagValues`, which the protocol servers serve.
+takes the requests clients wrote (``Command.CmdChangeRequest``, ``UnitModeChangeRequest``,
+``MachSpeed``, ``StopReasonAck``) and writes every tag of :mod:`.tags` into its
+:class:`~.tag_values.TagValues`, which the protocol servers serve. PackML itself does not
+wait for the scan: it follows the plant at the simulated instant the plant changes.
 
 Who owns the state. An accepted client command acts on the station (:data:`STATION_ACTIONS`)
 and leaves PackML where the operator put it. When the machine is in Execute, or in a state
 the PLC itself entered to follow the plant, the PLC drives PackML toward the state
-:data:`MIRROR` gives for the station's physical state, using the shortest sequence of PackML
-commands (:func:`~.packml.route`), one command per scan; such automatic commands never act
-on the station. So a breakdown shows Execute -> Aborting -> Aborted with ``StopReason``
-breakdown and an alarm, and when the repair is over the PLC clears, resets and starts again
-by itself (Clearing -> Stopped -> Resetting -> Idle -> Starting -> Execute); an operator
-Stop stays Stopped until the operator resets and starts.
+:data:`MIRROR` gives for the station's physical state, along the whole shortest route of
+PackML commands (:func:`~.packml.route`); such automatic commands never act on the station.
+So a breakdown shows Execute -> Aborting -> Aborted with ``StopReason`` breakdown and an
+alarm, and when the repair is over the PLC clears, resets and starts again by itself
+(Clearing -> Stopped -> Resetting -> Idle -> Starting -> Execute); an operator Stop stays
+Stopped until the operator resets and starts. With ``reset="operator"`` an Aborted machine
+is never cleared by the PLC: it waits for a client's Clear, Reset and Start, and Clear and
+Reset then leave the station as it is (still down: the wait is breakdown downtime).
+
+When. The station calls the PLC's observer on every change; the PLC follows once at the end
+of that simulated instant (a SimPy event of lower priority than NORMAL, scheduled once per
+instant), looking at the station's state then: a part finished and the next one taken in
+one instant is no change, so no PackML blip. Every state of the route is written to
+``Status.StateCurrent`` in turn (each one change, dated that instant). An acting state
+lasts its acting time (default 0 s: it appears and completes in the same instant) and
+completes at its exact instant (a timer, not the next scan), whether a client command or the
+PLC entered it. With any acting time above 0 (or ``reset="operator"``) the PLC sets the
+station's interlock: the station does not start work after a stop until the PLC permits it,
+which it does when PackML reaches Execute, so the plant never produces outside Execute and
+waits in its stop state (booked to that stop's time element) while PackML leaves it.
 
 The mirror table (one place, PackML's own rule): starved or blocked is an external
 condition -> Suspended (with ``EquipmentInterlock.Starved`` / ``Blocked``); a minor stop is
 an internal condition the machine recovers from -> Held; a breakdown (any other DOWN
 reason) is a fault -> Aborted; planned downtime and commanded stops -> Stopped; processing
-and setup -> Execute (``MachineryOperationMode`` shows Setup).
+and setup -> Execute (``MachineryOperationMode`` shows Setup). ``Admin.StopReason`` is set on
+leaving Execute and again whenever the stopped plant's reason changes (starved, then a
+breakdown), so each reason's downtime can be attributed from it.
 
 :meth:`VirtualPLC.write` is the one entry point for client writes of both protocols, so OPC
 UA and Modbus share a rule set; :meth:`VirtualPLC.snapshot` / :meth:`VirtualPLC.restore`
@@ -34,7 +50,6 @@ import math
 from collections import deque
 from collections.abc import Generator, Mapping
 from datetime import UTC, datetime, timedelta
-from types import MappingProxyType
 from typing import Any
 
 import simpy
@@ -45,11 +60,14 @@ from mestwin.virtual_plc.image import (
     ProcessImage,
     station_counts,
 )
-from mestwin.virtual_plc.machinery import (
-    Identification,
-    item_state,
-    job_state,
-    operation_mode,
+from mestwin.virtual_plc.machinery import Identification
+from mestwin.virtual_plc.mirror import (
+    END_OF_INSTANT,
+    MIRROR,
+    RESET_MODES,
+    RUNNING,
+    STATION_ACTIONS,
+    publish_state,
 )
 from mestwin.virtual_plc.packml import (
     ACTING_STATES,
@@ -73,43 +91,12 @@ from mestwin.virtual_plc.tags import (
 )
 from mestwin.virtual_plc.writes import WriteResult, WriteStatus
 
-# Physical machine states (mestwin.plantmodels.states.MachineState codes, see port.py).
-IDLE, PROCESSING, SETUP, BLOCKED, DOWN, PLANNED_DOWN, STOPPED, HELD = range(8)
-
-MIRROR: Mapping[tuple[int, str | None], State] = MappingProxyType({
-    (IDLE, None): State.SUSPENDED,
-    (PROCESSING, None): State.EXECUTE,
-    (SETUP, None): State.EXECUTE,
-    (BLOCKED, None): State.SUSPENDED,
-    (DOWN, "minor_stop"): State.HELD,
-    (DOWN, None): State.ABORTED,
-    (PLANNED_DOWN, None): State.STOPPED,
-    (STOPPED, None): State.STOPPED,
-    (HELD, None): State.HELD,
-})
-"""(physical state, reason or None for any) -> the PackML state the PLC shows for it."""
-
-STATION_ACTIONS: Mapping[Command, tuple[str, str]] = MappingProxyType({
-    Command.START: ("start", ""),
-    Command.STOP: ("stop", "operator_stop"),
-    Command.RESET: ("stop", "operator_stop"),
-    Command.CLEAR: ("stop", "operator_stop"),
-    Command.ABORT: ("stop", "abort"),
-    Command.COMPLETE: ("stop", "complete"),
-    Command.HOLD: ("hold", "operator_hold"),
-    Command.SUSPEND: ("hold", "operator_hold"),
-    Command.UNHOLD: ("unhold", ""),
-    Command.UNSUSPEND: ("unhold", ""),
-})
-"""What an accepted client command does to the station: (method, stop reason shown).
-
-Start also releases a hold, so Start always means "run". Reset and Clear keep the station
-stopped, so a station repaired under an operator's Clear does not restart on its own."""
-
 _REQUESTS = frozenset({"PackTags.Command.CmdChangeRequest", "PackTags.Command.WorkOrder",
                        "PackTags.Command.UnitModeChangeRequest",
                        "PackTags.Command.StopReasonAck"})
 
+_MAX_STEPS = 64
+"""Bound on the PackML commands of one follow (a route is at most a handful)."""
 START_DATETIME = datetime(2025, 1, 1, tzinfo=UTC)
 """Default ``PACDateTime`` at simulated time 0 (fixed, so runs are reproducible)."""
 HISTORY = 10_000
@@ -122,8 +109,9 @@ class VirtualPLC:
 
     The scan runs every *scan_time_s* simulated seconds in *env* (started at once unless
     *autostart* is false; call :meth:`scan` yourself then). *acting_time_s* is how long
-    PackML acting states last (0: one scan). *numbering* is how ``StateCurrent`` numbers
-    states. *start_datetime* is ``PACDateTime`` at simulated time 0. *mirror* is the
+    PackML acting states last (one value, or per state; default 0 s). *reset* is one of
+    :data:`RESET_MODES`. *numbering* is how ``StateCurrent`` numbers states.
+    *start_datetime* is ``PACDateTime`` at simulated time 0. *mirror* is the
     physical-to-PackML table (default :data:`MIRROR`).
     """
 
@@ -133,9 +121,19 @@ class VirtualPLC:
                  start_datetime: datetime = START_DATETIME,
                  mirror: Mapping[tuple[int, str | None], State] = MIRROR,
                  identification: Identification | None = None,
-                 autostart: bool = True, immediate_commands: bool = False) -> None:
+                 autostart: bool = True, immediate_commands: bool = False,
+                 reset: str = "auto") -> None:
         if scan_time_s <= 0:
             raise ValueError("scan_time_s must be positive")
+        if reset not in RESET_MODES:
+            raise ValueError(f"reset must be one of {RESET_MODES}, not {reset!r}")
+        self.reset = reset
+        """How an Aborted machine comes back (:data:`RESET_MODES`)."""
+        self._follow_pending = False
+        self._timer_for: tuple[State, float] | None = None
+        """The acting state (and its entry time) a completion timer is set for."""
+        self._shown_reason: str | None = None
+        self._published: tuple[object, ...] | None = None
         self.station = station
         self.immediate_commands = immediate_commands
         """Take command requests in the instant they are written, not at the next scan."""
@@ -168,8 +166,15 @@ class VirtualPLC:
         self._speed_setpoint = 0.0
         self._init_tags(identification or Identification())
         observers = getattr(station, "observers", None)
+        self._event_driven = observers is not None
+        """The station reports its changes: follow them at their instant (else at scans)."""
         if observers is not None:
             observers.append(self._on_plant_change)
+        timed = (acting_time_s.values() if isinstance(acting_time_s, Mapping)
+                 else (acting_time_s,))
+        if (reset == "operator" or any(t > 0 for t in timed)) and hasattr(station, "interlock"):
+            station.interlock = True  # type: ignore[attr-defined]
+        self._schedule_follow()
         self.process: simpy.Process | None = env.process(self._run()) if autostart else None
         """The scan process, if started by the constructor."""
 
@@ -298,6 +303,7 @@ class VirtualPLC:
         """End :meth:`freeze`: the next scan publishes the current image again."""
         self.frozen = False
         self.image.invalidate()
+        self._schedule_follow()
         self.scan()
 
     def _run(self) -> Generator[simpy.Event, Any, None]:
@@ -307,12 +313,13 @@ class VirtualPLC:
             yield self.env.timeout(self.scan_time_s)
 
     def scan(self) -> None:
-        """One scan: finish acting states, take requests, follow the plant, write tags."""
+        """One scan: take requests, write tags (and follow the plant if the station does
+        not report its changes)."""
         now = self.env.now
         self.scan_count += 1
-        self.packml.tick(now)
         self._take_requests(now)
-        self._follow_plant(now)
+        if not self._event_driven:
+            self._advance(now)
         self._update_tags()
 
     def _take_requests(self, now: float) -> None:
@@ -337,9 +344,13 @@ class VirtualPLC:
             if result.accepted:
                 self._auto = False
                 method, reason = STATION_ACTIONS[result.command]
-                self._act(method, reason)
-                if reason:
-                    self._set_stop_reason(reason, self.station.state, now)
+                if not self._latched(result.command):
+                    self._act(method, reason)
+                    if reason:
+                        self._set_stop_reason(reason, self.station.state, now)
+                self._publish_state(now)
+                self._advance(now, follow=False)
+                self._schedule_follow()
             tags.set("PackTags.Command.CmdChangeRequest", False)
 
     def _download(self, order: str) -> None:
@@ -365,28 +376,122 @@ class VirtualPLC:
         else:
             station.unhold()
 
-    def _target(self) -> State:
+    def _latched(self, command: Command) -> bool:
+        """A Clear or Reset of a machine aborted by a fault under ``reset="operator"``: it
+        does not act on the station, which stays down for the same reason until Start."""
+        return (self.reset == "operator" and command in (Command.CLEAR, Command.RESET)
+                and self._mirrored() is State.ABORTED)
+
+    def _mirrored(self) -> State:
         state, reason = int(self.station.state), self.station.reason
         target = self.mirror.get((state, reason))
         return target if target is not None else self.mirror[state, None]
 
-    def _follow_plant(self, now: float) -> None:
+    def _target(self) -> State:
+        """Execute if the station waits for the PLC's permit to work, else the mirror."""
+        if getattr(self.station, "awaiting_run", False):
+            return State.EXECUTE
+        return self._mirrored()
+
+    def _follows(self, state: State) -> bool:
+        """Whether the PLC drives PackML out of *state* to follow the plant."""
+        if state is State.EXECUTE:
+            return True
+        return self._auto and not (self.reset == "operator" and state is State.ABORTED)
+
+    # -- following the plant --------------------------------------------------------------
+    def _on_plant_change(self, _machine: object) -> None:
+        """The plant changed state or counts: update the process image at once (like an
+        interrupt-driven task), so state times and counts carry their exact time, and
+        follow with PackML at the end of this instant."""
+        if self.frozen:
+            self._permit()  # a PLC in STOP holds nothing back: the plant runs on
+            return
+        self.image.update()
+        self._schedule_follow()
+
+    def _schedule_follow(self) -> None:
+        if not self._follow_pending:
+            self._follow_pending = True
+            event = simpy.Event(self.env)
+            event._ok = True
+            event._value = None
+            event.callbacks.append(self._follow_event)
+            self.env.schedule(event, END_OF_INSTANT)
+
+    def _follow_event(self, _event: object) -> None:
+        self._follow_pending = False
+        if not self.frozen:
+            self._advance(self.env.now)
+
+    def _advance(self, now: float, follow: bool = True) -> None:
+        """Complete acting states whose time is over (set a timer for one that is not) and,
+        if *follow*, drive PackML along the route to the plant's state, writing every state
+        on the way; then permit the station to work if PackML is in Execute."""
         packml = self.packml
-        current = packml.state
-        if current in ACTING_STATES or not (self._auto or current is State.EXECUTE):
+        for _ in range(_MAX_STEPS):
+            state = packml.state
+            if state in ACTING_STATES:
+                if packml.remaining(now) > 0:
+                    self._arm_timer(now)
+                    break
+                packml.complete(now)
+                self._publish_state(now)
+                continue
+            if not follow or not self._follows(state):
+                break
+            target = self._target()
+            commands = route(state, target) if target is not state else ()
+            if not commands:
+                break
+            if state is State.EXECUTE:
+                self._set_stop_reason(self.station.reason, int(self.station.state), now)
+            packml.command(commands[0], now)
+            self._auto = True
+            self._publish_state(now)
+        if follow:
+            self._permit()
+            self._track_stop_reason(now)
+        self._publish_state(now)
+
+    def _arm_timer(self, now: float) -> None:
+        """Complete the current acting state at its exact instant."""
+        key = (self.packml.state, self.packml.since)
+        if self._timer_for == key:
             return
-        target = self._target()
-        if target is current:
+        self._timer_for = key
+        timer = self.env.timeout(self.packml.remaining(now))
+        timer.callbacks.append(lambda _event: self._acting_over(key))
+
+    def _acting_over(self, key: tuple[State, float]) -> None:
+        packml = self.packml
+        if (packml.state, packml.since) != key:
+            return  # a command left the acting state before its time was over
+        self._timer_for = None
+        if self.frozen:
             return
-        commands = route(current, target)
-        if not commands:
-            return
-        if current is State.EXECUTE:
-            self._set_stop_reason(self.station.reason, int(self.station.state), now)
-        packml.command(commands[0], now)
-        self._auto = True
+        now = self.env.now
+        packml.complete(now)
+        self._publish_state(now)
+        self._advance(now, follow=False)
+        self._schedule_follow()
+
+    def _permit(self) -> None:
+        station = self.station
+        if (getattr(station, "awaiting_run", False)
+                and (self.frozen or self.packml.state is State.EXECUTE)):
+            station.permit_run()  # type: ignore[attr-defined]
+
+    def _track_stop_reason(self, now: float) -> None:
+        """While stopped, ``StopReason`` follows the cause (starved, then a breakdown)."""
+        station = self.station
+        physical = int(station.state)
+        if (physical not in RUNNING and self.packml.state is not State.EXECUTE
+                and station.reason != self._shown_reason):
+            self._set_stop_reason(station.reason, physical, now)
 
     def _set_stop_reason(self, reason: str, physical: int, now: float) -> None:
+        self._shown_reason = reason
         code = stop_reason(reason)
         tags = self.tags
         tags.set("PackTags.Admin.StopReason.ID", code.id)
@@ -427,41 +532,17 @@ class VirtualPLC:
         self._speed_setpoint = float(design * self.station.speed)
         self._update_tags()
 
-    def _on_plant_change(self, _machine: object) -> None:
-        """The plant changed state or counts: update the process image at once (like an
-        interrupt-driven task), so state times and counts carry their exact time."""
-        if not self.frozen:
-            self.image.update()
-
     def _update_tags(self) -> None:
+        """The scan's write of every tag."""
         now = self.env.now
         st, packml, tags, put = self.station, self.packml, self.tags, self.tags.set
-        physical = int(st.state)
-        state = packml.state
         self.image.update()
         beat = self.scan_count % 2**32
         design = st.design_rate_per_h / 60.0
-        starved, blocked = physical == IDLE, physical == BLOCKED
         put("PackTags.Status.UnitModeCurrent", int(packml.mode))
-        put("PackTags.Status.StateCurrent", self.numbering.code(state))
-        put("PackTags.Status.StateRequested", self.numbering.code(packml.requested))
-        put("PackTags.Status.StateChangeInProcess", packml.acting)
+        self._publish_state(now, force=True)
         put("PackTags.Status.MachSpeed", tags.real("PackTags.Command.MachSpeed"))
-        put("PackTags.Status.CurMachSpeed", float(design * st.speed) if physical == PROCESSING
-            else 0.0)
-        put("PackTags.Status.EquipmentInterlock.Blocked", blocked)
-        put("PackTags.Status.EquipmentInterlock.Starved", starved)
         put("PackTags.Status.Heartbeat", beat)
-        alarm = physical == DOWN
-        code = stop_reason(st.reason) if alarm else stop_reason("")
-        if alarm and tags["PackTags.Admin.Alarm[0].ID"] != code.id:
-            put("PackTags.Admin.Alarm[0].DateTime", self._pac(now))
-        put("PackTags.Admin.AlarmExtent", int(alarm))
-        put("PackTags.Admin.Alarm[0].ID", code.id)
-        put("PackTags.Admin.Alarm[0].Value", physical if alarm else 0)
-        put("PackTags.Admin.Alarm[0].Message", code.message if alarm else "")
-        put("PackTags.Admin.StateCurrentTime", packml.state_current_time(now))
-        put("PackTags.Admin.StateCumulativeTime", packml.state_cumulative_time(now))
         put("PackTags.Admin.ModeCurrentTime", packml.mode_current_time(now))
         put("PackTags.Admin.ModeCumulativeTime", packml.mode_cumulative_time(now))
         put("PackTags.Admin.AccTimeSinceReset", self._acc_time())
@@ -470,19 +551,18 @@ class VirtualPLC:
         put("Diagnostics.Heartbeat", beat)
         put("Diagnostics.ScanCount", self.scan_count % 2**32)
         put("Diagnostics.SimTime", float(now))
-        put("MachineryItemState.CurrentState", item_state(state))
-        put("MachineryOperationMode.CurrentState", operation_mode(packml.mode, physical))
-        order = (st.current_order or "")[:32]
-        put("JobManagement.JobOrderID", order)
-        put("JobManagement.JobState", job_state(state, bool(order)))
-        put("Signals.Running", state is State.EXECUTE)
-        put("Signals.Faulted", state in (State.ABORTING, State.ABORTED) or alarm)
-        put("Signals.Blocked", blocked)
-        put("Signals.Starved", starved)
-        put("Signals.Held", state in (State.HOLDING, State.HELD))
+
+    def _publish_state(self, now: float, force: bool = False) -> None:
+        """Write the tags that depend on the PackML and physical state (at once when either
+        changes, so they agree at every instant; all of them at a scan)."""
+        st, packml = self.station, self.packml
+        key = (packml.state, int(st.state), st.reason, st.current_order, packml.mode, st.speed)
+        if key != self._published or force:
+            self._published = key
+            publish_state(self.tags, st, packml, self.numbering, self._pac(now), now)
 
 
 __all__ = [
-    "HISTORY", "MIRROR", "START_DATETIME", "STATION_ACTIONS", "Identification", "RetainedData",
-    "VirtualPLC", "WriteResult", "WriteStatus",
+    "END_OF_INSTANT", "HISTORY", "MIRROR", "RESET_MODES", "START_DATETIME", "STATION_ACTIONS",
+    "Identification", "RetainedData", "VirtualPLC", "WriteResult", "WriteStatus",
 ]
