@@ -195,6 +195,30 @@ def companion_states() -> str:
                   rows)
 
 
+def mes_packml() -> str:
+    """How mestwin's own MES books PackML states (``loop --state-source packml``)."""
+    from mestwin.mes_core.collection.state_models import BY_REASON, INHERIT, PACKML_ELEMENTS
+    from mestwin.sim.loop import packml_mapping
+
+    mapping = packml_mapping()
+    codes = ", ".join
+
+    def rule(element: str) -> str:
+        if element == "APT":
+            return (f"APT; ASUT (reason {mapping.setup_reason}) while "
+                    f"`MachineryOperationMode` is `{mapping.setup_mode}`")
+        if element == BY_REASON:
+            return (f"PDOT if `StopReason.ID` is {codes(map(str, sorted(mapping.planned)))}; "
+                    f"ADET if {codes(map(str, sorted(mapping.faults)))}; else ADOT")
+        if element == INHERIT:
+            return "the element of the stop it ends"
+        return element
+
+    rows = [(code, _name(PACKML_NUMBERING.state(code)), rule(element))
+            for code, element in sorted(PACKML_ELEMENTS.items())]
+    return _table(("StateCurrent", "state", "ISO 22400 element (our MES)"), rows)
+
+
 def constants() -> str:
     """The fixed names and numbers a collector needs."""
     return _table(("what", "value"), [
@@ -212,6 +236,7 @@ _TABLES: dict[str, Callable[[], str]] = {
     "stop_reasons": stop_reasons, "loss_categories": loss_categories,
     "counters": counters, "modbus_tags": modbus_tags, "event_kinds": event_kinds,
     "discovery": discovery, "companion_states": companion_states,
+    "mes_packml": mes_packml,
 }
 
 
