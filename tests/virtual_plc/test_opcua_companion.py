@@ -154,13 +154,15 @@ def test_a_client_finds_every_machine_of_the_scenario_in_machinery_s_machines_fo
     """Machines organizes one item per machine of the scenario (each server of each station),
     named by its id; each is an OPC 30050 PackMLBaseObjectType (an ObjectType of the PackML
     namespace, down from BaseObjectType) with the Machinery AddIns: DI:Identification of
-    MachineIdentificationType, MachineryItemState and MachineryOperationMode."""
+    MachineIdentificationType, MachineryItemState and MachineryOperationMode. Its NodeId is
+    the documented string ``<line>.<machine>.Machinery`` in the server's namespace."""
 
     async def session(s: Served) -> None:
         found = await machines(s)
         assert len(found) == sum(station.servers for station in s.scenario.stations)
         assert set(found) == set(s.plcs)
-        for item in found.values():
+        for name, item in found.items():  # a string NodeId that survives a restart
+            assert item.nodeid == ua.NodeId(f"L1.{name}.Machinery", s.server.namespace_index)
             chain = await type_chain(item)
             assert chain[0] == (s.ns(PACKML), "PackMLBaseObjectType")
             assert chain[-1] == (0, "BaseObjectType")
