@@ -9,7 +9,10 @@ elements always add up to the planned operation time (see :mod:`.states`).
 
 A server is also what a PLC controls: it has its own cumulative counters, current ids and
 commands (:meth:`Server.stop` ...), and *observers* called on every change of state or
-count, so a PLC can publish changes at the exact simulated time they happen.
+count, so a PLC can publish changes at the exact simulated time they happen. With its
+:attr:`~Server.interlock` set (by a PLC whose PackML acting states take time), a server
+does not start work after a stop until the PLC calls :meth:`~Server.permit_run`: it stays
+in the stop's state meanwhile, so that wait is booked to that stop's time element.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 EPS = 1e-9
 IDLE, PROCESSING = int(MachineState.IDLE), int(MachineState.PROCESSING)
 SETUP, BLOCKED, DOWN = int(MachineState.SETUP), int(MachineState.BLOCKED), int(MachineState.DOWN)
+_RUNNING = (PROCESSING, SETUP)
 STATE, COMPLETE = int(EventKind.STATE), int(EventKind.COMPLETE)
 _ELEMENT = [int(e) for e in TIME_ELEMENT]
 _PRIORITY = {int(k): v for k, v in OUTAGE_PRIORITY.items()}
@@ -82,6 +86,14 @@ class Server:
         self._outages: dict[str, tuple[int, str]] = {}
         self._available: simpy.Event = station.env.event()
         self.interruptible = False
+        self.interlock = False
+        """True if work after a stop waits for :meth:`permit_run` (the machine's control
+        system must be running first)."""
+        self._permit: simpy.Event | None = None
+        self._open = False
+        """The permit work waits for, while :attr:`awaiting_run`."""
+        self._gated: tuple[int, str, str | None] = (IDLE, "starved", None)
+        """The state set() was asked for while the permit was pending."""
         self.process = station.env.process(self.run())
 
     # -- what a PLC reads (see mestwin.virtual_plc.port.StationPort) ----------------------
@@ -99,6 +111,23 @@ class Server:
     def design_rate_per_h(self) -> float:
         """Design speed of this machine in units per hour."""
         return self.station.design_rate_per_h / self.station.servers
+
+    @property
+    def awaiting_run(self) -> bool:
+        """True while work is ready to start but waits for :meth:`permit_run` (no outage)."""
+        return (self._permit is not None and self.outage is None
+                and self.station.outage is None)
+
+    def permit_run(self) -> None:
+        """The control system runs (PackML Execute): start the work that waits, now."""
+        permit = self._permit
+        if permit is None or not self.awaiting_run:
+            return
+        self._permit = None
+        self._open = True
+        self.set(*self._gated)
+        self._open = False
+        permit.succeed()
 
     def notify(self) -> None:
         """Tell the observers something changed."""
@@ -178,6 +207,15 @@ class Server:
             outage = own if shared is None or (
                 own is not None and _PRIORITY[own[0]] >= _PRIORITY[shared[0]]) else shared
             state, reason = outage  # type: ignore[misc]
+        if (self.interlock and state in _RUNNING and self.state not in _RUNNING
+                and not self._open):
+            # work after a stop waits for the permit, still in the stop's state
+            self._gated = (activity, self.activity_reason, serial)
+            if self._permit is None:
+                self._permit = self.station.env.event()
+                if self.observers:
+                    self.notify()
+            return
         if state != self.state or reason != self.reason or serial != self.serial:
             now = self.station.env._now
             self.elements[_ELEMENT[self.state]] += now - self.t_state
@@ -232,7 +270,7 @@ class Server:
             while True:  # rework repeats the cycle on the same server
                 self.set(PROCESSING, "processing", serial)
                 duration = st.process_time(unit) / self.speed
-                if modes or self.blocked_by_outage() is not None:
+                if modes or self.blocked_by_outage() is not None or self._permit is not None:
                     yield from self.work(duration, PROCESSING, "processing", unit, True)
                 else:
                     start = env._now
@@ -272,6 +310,9 @@ class Server:
             if wait is not None:
                 yield wait
                 self.set(state, reason, unit.serial)
+                continue
+            if self._permit is not None:
+                yield self._permit
                 continue
             segment = remaining
             hit = -1

@@ -104,6 +104,9 @@ class Station:
         """What the unit in work consumed here: (lot or serial, quantity, lot of that
         serial or None)."""
         self.produced_by_product: dict[str, int] = {}
+        self.control: dict[str, Any] = {}
+        """Options of the machines' control system (their PLCs: PackML acting times, reset
+        mode) as the scenario gives them; the plant itself does not read them."""
         # window statistics (reset at the end of warm-up)
         self.started = 0
         self.wait_sum = 0.0
@@ -185,6 +188,29 @@ class Station:
         if self.servers != 1:
             raise AttributeError("a multi-server station: observe its machines() instead")
         return self.pool[0].observers
+
+    def _only(self) -> Server:
+        if self.servers != 1:
+            raise AttributeError("a multi-server station: interlock its machines() instead")
+        return self.pool[0]
+
+    @property
+    def interlock(self) -> bool:
+        """The interlock of the server of a one-server station (see :class:`Server`)."""
+        return self._only().interlock
+
+    @interlock.setter
+    def interlock(self, value: bool) -> None:
+        self._only().interlock = value
+
+    @property
+    def awaiting_run(self) -> bool:
+        """Whether the server of a one-server station waits for :meth:`permit_run`."""
+        return self._only().awaiting_run
+
+    def permit_run(self) -> None:
+        """Let the server of a one-server station start its waiting work."""
+        self._only().permit_run()
 
     # -- outages --------------------------------------------------------------------------
     def begin_outage(self, key: str, state: MachineState, reason: str) -> None:

@@ -24,6 +24,7 @@ from mestwin.plantmodels import Plant, Retention
 from mestwin.sim.inprocess import InProcessSource
 from mestwin.sim.naming import line_name
 from mestwin.sim.scenario import Scenario, build_plant
+from mestwin.sim.scenario.build import plc_options
 from mestwin.sim.scoring import GenealogyTruth
 from mestwin.virtual_plc.plc import VirtualPLC
 from mestwin.virtual_plc.tags import STOP_REASONS, LossCategory, stop_reason
@@ -67,9 +68,10 @@ def mes_states(source: str) -> StateModel:
 
 def make_plcs(plant: Plant, line: str, scan_time_s: float,
               immediate_commands: bool = False) -> dict[str, VirtualPLC]:
-    """One virtual PLC per machine of *plant* (each server of each station), by machine id."""
+    """One virtual PLC per machine of *plant* (each server of each station), by machine id,
+    with its station's PackML options (:func:`~mestwin.sim.scenario.build.plc_options`)."""
     return {m.id: VirtualPLC(m, line, m.id, plant.env, scan_time_s,  # type: ignore[arg-type]
-                             immediate_commands=immediate_commands)
+                             immediate_commands=immediate_commands, **plc_options(m))
             for station in plant.stations.values() for m in station.machines()}
 
 

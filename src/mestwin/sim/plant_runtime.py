@@ -48,6 +48,7 @@ from mestwin.plantmodels.results import PlantResult
 from mestwin.sim.naming import line_name, machine_ports
 from mestwin.sim.realtime import LagPolicy, LagStats, RealtimeDriver
 from mestwin.sim.scenario import Scenario, build_plant
+from mestwin.sim.scenario.build import plc_options
 from mestwin.sim.scenario.run_warnings import run_warnings
 from mestwin.sim.truth import TruthRecorder, truth_so_far
 from mestwin.virtual_plc.modbus_server import Endpoint, ModbusServer, ModbusSettings
@@ -188,7 +189,7 @@ class PlantRuntime:
         """Machine id -> the plant object its PLC reads and drives."""
         self.plcs: dict[str, VirtualPLC] = {
             mid: VirtualPLC(port, self.line, mid, self.env, self.settings.scan_time_s,
-                            autostart=False)
+                            autostart=False, **plc_options(port))
             for mid, port in self.machines.items()}
         self.driver = RealtimeDriver(self.env, None, lag_policy=self.settings.lag_policy)
         self._servers = _Servers(opcua_port=self.settings.opcua_port,

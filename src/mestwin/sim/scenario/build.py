@@ -4,6 +4,10 @@ Random streams are spawned in a fixed order (sources, stations, conveyors, as de
 one per entity, and split by purpose within an entity (process times, setups, quality,
 each server's failures), so the same seed always gives the same event log and changing one
 entity's randomness leaves the others' alone.
+
+Each station's ``packml`` options (over the plant-wide ones) are kept on the station
+(``Station.control``) for its PLCs: :func:`plc_options` turns them into
+:class:`~mestwin.virtual_plc.plc.VirtualPLC` arguments.
 """
 
 from __future__ import annotations
@@ -29,11 +33,13 @@ from mestwin.plantmodels.units import LotCounter
 from mestwin.sim.scenario.destinations import DEFAULT_PRODUCT
 from mestwin.sim.scenario.schema import (
     ConveyorSpec,
+    PackMLSpec,
     PlannedDowntimeSpec,
     Scenario,
     SourceSpec,
     StationSpec,
 )
+from mestwin.virtual_plc.packml import State
 
 PROCESS, SETUP, SCRAP, REWORK, MIX, CALENDAR, FAILURES = 0, 1, 2, 3, 4, 900, 1000
 
@@ -52,6 +58,7 @@ def build_plant(scenario: Scenario, env: simpy.Environment | None = None) -> Pla
     calendar = scenario.calendar.planned_downtime if scenario.calendar else []
     for st in scenario.stations:
         _add_station(plant, streams, st, families, calendar)
+        plant.stations[st.id].control = _control(scenario.packml, st.packml)
     for conv in scenario.conveyors:
         plant.add_conveyor(conv.id, transport_time=conv.transport_time.build().sampler(
             streams.generator(conv.id)), capacity=conv.capacity)
@@ -64,6 +71,33 @@ def build_plant(scenario: Scenario, env: simpy.Environment | None = None) -> Pla
         if product.routing:
             plant.route(product.id, product.routing)
     return plant
+
+
+def _control(plant_wide: PackMLSpec | None, own: PackMLSpec | None) -> dict[str, Any]:
+    """The PackML options of one station: its own fields over the plant-wide ones."""
+    acting: dict[str, float] = {}
+    reset = "auto"
+    for spec in (plant_wide, own):
+        if spec is None:
+            continue
+        if spec.acting_time is not None:
+            acting.update(spec.acting_time.model_dump(exclude_none=True))
+        if spec.reset is not None:
+            reset = spec.reset
+    return {"acting_time": acting, "reset": reset}
+
+
+def plc_options(machine: Any) -> dict[str, Any]:
+    """``VirtualPLC`` keyword arguments for *machine* (a station's server, or a station)
+    from its station's ``packml`` options: ``acting_time_s`` per PackML state and
+    ``reset``. Empty for a machine built without options."""
+    station = getattr(machine, "station", machine)
+    control = getattr(station, "control", None) or {}
+    if not control:
+        return {}
+    acting = {State[name.upper()]: float(seconds)
+              for name, seconds in control.get("acting_time", {}).items()}
+    return {"acting_time_s": acting, "reset": control.get("reset", "auto")}
 
 
 def _add_source(plant: Plant, streams: RandomStreams, src: SourceSpec) -> None:

@@ -148,6 +148,34 @@ class MaterialSpec(_Model):
     lot_size: float = Field(gt=0)
 
 
+class ActingTimeSpec(_Model):
+    """How long each PackML acting state lasts (ISA-TR88.00.02); one left out takes 0 s
+    (it still appears, and completes in the same instant)."""
+
+    aborting: Duration | None = None
+    clearing: Duration | None = None
+    completing: Duration | None = None
+    holding: Duration | None = None
+    resetting: Duration | None = None
+    starting: Duration | None = None
+    stopping: Duration | None = None
+    suspending: Duration | None = None
+    unholding: Duration | None = None
+    unsuspending: Duration | None = None
+
+
+class PackMLSpec(_Model):
+    """How a machine's PLC runs its PackML state machine (per station, or plant-wide)."""
+
+    acting_time: ActingTimeSpec | None = Field(
+        default=None, description="Acting state -> duration; the plant waits, in the state "
+        "of the stop it leaves, until PackML is back in Execute")
+    reset: Literal["auto", "operator"] | None = Field(
+        default=None, description="After a breakdown's repair: auto (default), the PLC "
+        "clears, resets and starts by itself; operator, the machine stays Aborted (and "
+        "down) until a client sends Clear, Reset and Start")
+
+
 class StationSpec(_Model):
     """A station: parallel servers, an input buffer, process times and losses."""
 
@@ -174,6 +202,8 @@ class StationSpec(_Model):
     bom: dict[Id, StrictInt] | None = Field(default=None,
                                             description="Assembly: component -> quantity per unit")
     output: Id | None = Field(default=None, description="Assembly: the product made")
+    packml: PackMLSpec | None = Field(
+        default=None, description="This machine's PackML behaviour (over the plant-wide one)")
 
     @model_validator(mode="after")
     def _assembly(self) -> StationSpec:
@@ -217,6 +247,8 @@ class Scenario(_Model):
     conveyors: list[ConveyorSpec] = Field(default_factory=list)
     sinks: list[SinkSpec] = Field(default_factory=list)
     calendar: CalendarSpec | None = None
+    packml: PackMLSpec | None = Field(
+        default=None, description="PackML behaviour of every machine (stations may override)")
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
