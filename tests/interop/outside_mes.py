@@ -116,9 +116,10 @@ class OeeCollector:
             if line.nodeid.NamespaceIndex != ns or not isinstance(line.nodeid.Identifier, str):
                 continue
             for machine in await line.get_children():
-                name = machine.nodeid.Identifier
-                if isinstance(name, str) and name.startswith(f"{line.nodeid.Identifier}."):
-                    self.machines.append(name.split(".", 1)[1])
+                name = machine.nodeid.Identifier  # "<line>.<machine>"
+                prefix, _, rest = str(name).partition(".")
+                if prefix == line.nodeid.Identifier and rest and "." not in rest:
+                    self.machines.append(rest)
                     for tag in TAGS:
                         node = self.client.get_node(f"ns={ns};s={name}.{tag}")
                         self.items[node.nodeid] = (self.machines[-1], tag)
