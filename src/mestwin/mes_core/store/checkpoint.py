@@ -1,10 +1,11 @@
 """Where data collection resumes after the MES restarts: the collector's checkpoint.
 
 The collector's memory (last AccCount seen per counter, last genealogy record read, open
-state, element-total baselines) is stored as JSON in the same transaction as the events it
-produced. A restarted MES resumes from it: counts made while it was down arrive as one
-AccCount difference, nothing is counted twice, and events that were buffered but not yet
-written at the crash are simply produced again from the PLC's cumulative tags.
+state, the span its state intervals are reconciled over) is stored as JSON in the same
+transaction as the events it produced. A restarted MES resumes from it: counts made while
+it was down arrive as one AccCount difference, nothing is counted twice, and events that
+were buffered but not yet written at the crash are simply produced again from the PLC's
+cumulative tags.
 """
 
 from __future__ import annotations
