@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from mestwin.plantmodels import Retention
 from mestwin.sim.loop import ClosedLoop
+from mestwin.sim.scenario import build_plant
 from mestwin.sim.scenario.loader import parse_scenario
 from mestwin.sim.truth import TruthRecorder
 from mestwin.virtual_plc.packml import ACTING_STATES, State
@@ -89,3 +91,24 @@ def test_execute_time_equals_the_truths_producing_time_per_machine() -> None:
                 State.RESETTING, State.STARTING} <= set(durations), machine
         for state, lengths in durations.items():
             assert lengths == {acting[state]}, (machine, state)
+
+
+@pytest.mark.timeout(120)
+def test_with_acting_time_zero_the_plcs_leave_the_plants_event_log_untouched() -> None:
+    """The plant alone and the plant under its PLCs (all acting times 0, the default)
+    write the same event log byte for byte: following at the instant changes no plant
+    event. Non-zero acting times do change it (the plant waits for them)."""
+    quick = {**SCENARIO, "horizon": "2h", "packml": None}
+    quick["stations"] = [{k: v for k, v in s.items() if k != "packml"}
+                         for s in SCENARIO["stations"]]
+    scenario = parse_scenario(quick)
+    alone = build_plant(scenario)
+    alone.log.retain(Retention.ALL)
+    alone.run(scenario.horizon)
+    loop = ClosedLoop.build(scenario, scan_time_s=10.0)
+    loop.run()
+    assert loop.plant.log.sha256() == alone.log.sha256()
+    acting = ClosedLoop.build(parse_scenario({**quick, "horizon": "2h",
+                                              "packml": {"acting_time": PLANT_WIDE}}))
+    acting.run()
+    assert acting.plant.log.sha256() != alone.log.sha256()
