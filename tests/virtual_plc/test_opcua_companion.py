@@ -242,6 +242,41 @@ def test_companion_values_carry_the_tag_s_value_and_source_timestamp(
 
 
 @pytest.mark.timeout(60)
+def test_counters_and_stop_reason_decode_with_the_nodeset_s_dictionary_as_the_tags(
+        scenarios_dir: Path) -> None:
+    """Decoded with the TypeDictionary the server serves (asyncua's own decoder, nothing of
+    ours), a broken machine's Admin.ProdProcessedCount, ProdDefectiveCount (all, scrap,
+    rework) and StopReason (a PackMLAlarmDataType) carry its PLC's counter and stop tags."""
+
+    async def session(s: Served) -> None:
+        await s.client.load_type_definitions()
+        broken = breakdown(s)
+        await s.server.publish()
+        admin = await child(s, (await machines(s))[broken.machine], (PACKML, "Admin"))
+        tags = broken.tags
+        processed = await (await child(s, admin, (PACKML, "ProdProcessedCount"))).read_value()
+        defective = await (await child(s, admin, (PACKML, "ProdDefectiveCount"))).read_value()
+        for counts, kind in ((processed, "ProdProcessedCount"), (defective, "ProdDefectiveCount")):
+            for k, count in enumerate(counts):
+                tag = f"PackTags.Admin.{kind}[{k}]."
+                assert (count.ID, count.Name, count.Count, count.AccCount) == (
+                    tags[tag + "ID"], tags[tag + "Name"], tags[tag + "Count"],
+                    tags[tag + "AccCount"])
+                assert count.Unit.DisplayName.Text == tags[tag + "Unit"]
+        assert len(defective) == 3
+        assert processed[0].AccCount > 0
+        stop = await (await child(s, admin, (PACKML, "StopReason"))).read_value()
+        tag = "PackTags.Admin.StopReason."
+        assert (stop.ID, stop.Value, stop.Message, stop.Category, stop.DateTime) == (
+            tags[tag + "ID"], tags[tag + "Value"], tags[tag + "Message"],
+            tags[tag + "Category"], tags[tag + "DateTime"])
+        assert stop.ID == 10  # a breakdown (the STOP_REASONS code)
+        assert stop.Trigger
+
+    serve(scenarios_dir, session)
+
+
+@pytest.mark.timeout(60)
 def test_a_write_to_a_companion_variable_is_refused_and_changes_nothing(
         scenarios_dir: Path) -> None:
     """Even an operator, who may write the PLC's MachSpeed setpoint, gets Bad_NotWritable

@@ -25,8 +25,11 @@ Every companion variable is an :class:`Alias` of one PLC tag: the server writes 
 it writes the tag, with the same DataValue timestamps, to the same queued monitored items.
 They are read-only (AccessLevel CurrentRead); commands stay on the PLC's nodes. Their
 NodeIds are strings in the server's namespace, ``<Line>.<Machine>.Machinery[.<path>]``, so
-they survive a restart. PackML's optional counters, StopReason and alarms need structured
-DataTypes and are not modelled here: the PLC tags carry them.
+they survive a restart. Admin's counters, StopReason and Alarm are PackML structures made
+of several tags (:mod:`.opcua_packml_values`), which show the tags as they are at each
+publish (a queued monitored item gets one value per publish). Admin's times (Int32 in OPC
+30050, seconds as Double on the tags) and PackML's methods are not modelled: the PLC's
+nodes have them.
 """
 
 from __future__ import annotations
@@ -46,6 +49,13 @@ from asyncua.ua.status_codes import StatusCodes
 
 from mestwin.virtual_plc.opcua_history import deliver_queued
 from mestwin.virtual_plc.opcua_nodes import READ_ONLY, VT, nid, status
+from mestwin.virtual_plc.opcua_packml_values import (
+    ALARM_ENCODING,
+    COUNT_ENCODING,
+    Structure,
+    alarm,
+    counters,
+)
 from mestwin.virtual_plc.packml import State, StateNumbering
 from mestwin.virtual_plc.plc import VirtualPLC
 from mestwin.virtual_plc.tags import TagValue
@@ -64,6 +74,9 @@ _MACHINES, _PACKML_OBJECTS = 1001, 72  # Machinery's Machines, PackML's PackMLOb
 _IDENTIFICATION_TYPE, _ITEM_STATE_TYPE, _OPERATION_MODE_TYPE = 1012, 1002, 1008  # Machinery
 _BASE_SM, _MACHINE_SM, _EXECUTE_SM = 3, 2, 1  # PackML state machine types
 _PACKML_TYPE, _STATUS_TYPE, _ADMIN_TYPE, _MODE_ENUM = 6, 4, 5, 11  # PackML
+_COUNT_TYPE, _ALARM_TYPE = 14, 15  # PackML's PackMLCountDataType, PackMLAlarmDataType
+_STOP_FIELDS = ("ID", "Value", "Message", "Category", "DateTime", "AckDateTime")
+_ALARM_FIELDS = ("ID", "Value", "Message", "DateTime")
 _STATE_TYPES = (ObjectIds.StateType, ObjectIds.InitialStateType)
 
 Convert = Callable[[TagValue], "ua.Variant | None"]
@@ -78,22 +91,29 @@ class Alias:
     changes, so its SourceTimestamp is the instant it changed and a queued monitored item
     gets each change once."""
 
-    __slots__ = ("_last", "convert", "node")
+    __slots__ = ("_last", "convert", "latest", "node")
 
-    def __init__(self, node: ua.NodeId, convert: Convert) -> None:
+    def __init__(self, node: ua.NodeId, convert: Convert,
+                 last: list[ua.Variant | bool | None] | None = None,
+                 *, latest: bool = False) -> None:
         self.node = node
         self.convert = convert
-        self._last: ua.Variant | bool | None = False  # False: never written
+        self.latest = latest
+        """Show only the latest of a batch of changes: a structure of several tags, whose
+        other fields are known only as they are now."""
+        self._last: list[ua.Variant | bool | None] = [False] if last is None else last
+        """What the variable shows (False: never written); shared by the aliases of a
+        variable that shows several tags."""
 
     def values(self, changes: Iterable[tuple[TagValue, ua.DataValue]]) -> list[ua.DataValue]:
         """The variable's DataValues for the tag's *changes* (each value with the tag's
         DataValue, whose timestamps it takes), leaving out those it shows already."""
         out = []
-        for value, like in changes:
+        for value, like in list(changes)[-1:] if self.latest else changes:
             variant = self.convert(value)
-            if self._last is not False and variant == self._last:
+            if self._last[0] is not False and variant == self._last[0]:
                 continue
-            self._last = variant
+            self._last[0] = variant
             code = status(StatusCodes.Good if variant is not None
                           else StatusCodes.BadStateNotActive)
             out.append(ua.DataValue(variant, code, SourceTimestamp=like.SourceTimestamp,
@@ -209,6 +229,17 @@ class Companion:
                 raise RuntimeError(f"cannot reference {ref.TargetNodeId}: {code}")
         self.items, self.references = [], []
 
+    def build(self, plcs: Sequence[VirtualPLC], plc_nodes: Sequence[ua.NodeId]) -> list[Aliases]:
+        """Add every PLC's MachineryItem (named by its machine, or ``<line>.<machine>`` where
+        two lines share a machine name) in one batch; their aliases, in order. *plc_nodes*
+        are the machines' PLC objects."""
+        names = [plc.machine for plc in plcs]
+        aliases = [self.machine(plc, plc.machine if names.count(plc.machine) == 1
+                                else f"{plc.line}.{plc.machine}", node)
+                   for plc, node in zip(plcs, plc_nodes, strict=True)]
+        self.add()
+        return aliases
+
     def machine(self, plc: VirtualPLC, name: str, plc_node: ua.NodeId) -> Aliases:
         """Collect *plc*'s MachineryItem (BrowseName *name*) and return its aliases;
         *plc_node* is the machine's PLC object."""
@@ -275,6 +306,21 @@ class Companion:
         for name, vt in (("MachDesignSpeed", VT.Float), ("AlarmExtent", VT.Int32)):
             shown(f"PackTags.Admin.{name}", _as(vt), f"{base}.Admin.{name}", admin,
                   ua.QualifiedName(name, p), vt)
+        self._var(f"{base}.Admin.StopReasonExtent", admin, ua.QualifiedName("StopReasonExtent", p),
+                  ua.Variant(1, VT.Int32))
+        count, alarm_ = nid(_COUNT_TYPE, p), nid(_ALARM_TYPE, p)
+        admin_tags = "PackTags.Admin."
+        for name, size in (("ProdProcessedCount", 1), ("ProdDefectiveCount", 3),
+                           ("ProdConsumedCount", 1)):
+            shown.structure(counters(admin_tags + name, size, nid(COUNT_ENCODING, p)),
+                            f"{base}.Admin.{name}", admin, ua.QualifiedName(name, p), count)
+        shown.structure(alarm(admin_tags + "StopReason", _STOP_FIELDS, nid(ALARM_ENCODING, p),
+                              array=False),
+                        f"{base}.Admin.StopReason", admin, ua.QualifiedName("StopReason", p),
+                        alarm_)
+        shown.structure(alarm(admin_tags + "Alarm[0]", _ALARM_FIELDS, nid(ALARM_ENCODING, p),
+                              array=True),
+                        f"{base}.Admin.Alarm", admin, ua.QualifiedName("Alarm", p), alarm_)
         parent, ident = item, base
         for level, (type_, name) in enumerate(zip(
                 self.levels, ("BaseStateMachine", "MachineState", "ExecuteState"), strict=True)):
@@ -374,6 +420,16 @@ class _Shown:
                                     type_, prop=prop)
         self.aliases.setdefault(path, []).append(Alias(node, convert))
         return node
+
+    def structure(self, structure: Structure, ident: str, parent: ua.NodeId,
+                  name: ua.QualifiedName, data_type: ua.NodeId) -> None:
+        """A variable showing the PackML *structure* of several tags."""
+        read = self._tags.__getitem__
+        node = self._companion._var(ident, parent, name, structure.encode(read), data_type)
+        last: list[ua.Variant | bool | None] = [False]
+        for path in structure.paths:
+            self.aliases.setdefault(path, []).append(
+                Alias(node, structure.convert(read, path), last, latest=True))
 
 
 # -- conversions ------------------------------------------------------------------------

@@ -55,12 +55,7 @@ from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
 
-from mestwin.virtual_plc.opcua_companion import (
-    Aliases,
-    Companion,
-    import_nodesets,
-    write_changes,
-)
+from mestwin.virtual_plc.opcua_companion import Aliases, Companion, import_nodesets, write_changes
 from mestwin.virtual_plc.opcua_history import (
     ChangeHistory,
     deep_queue_size,
@@ -372,14 +367,12 @@ class PlcOpcUaServer:
     def _build_companion(self, namespaces: list[str]) -> None:
         """The machines' OPC 40001-1 / OPC 30050 objects (:mod:`.opcua_companion`)."""
         companion = Companion(self.ua.iserver.aspace, self.namespace_index, namespaces)
-        names = [m.plc.machine for m in self._machines]
-        for machine in self._machines:
-            plc = machine.plc
-            name = plc.machine if names.count(plc.machine) == 1 else f"{plc.line}.{plc.machine}"
-            machine.aliases = companion.machine(plc, name, self.node_id(plc))
-            for path, aliases in machine.aliases.items():
-                self._followed.update({a.node: (machine, plc.tags.specs[path]) for a in aliases})
-        companion.add()
+        plcs = [m.plc for m in self._machines]
+        built = companion.build(plcs, [self.node_id(plc) for plc in plcs])
+        for machine, aliases in zip(self._machines, built, strict=True):
+            machine.aliases = aliases
+            self._followed.update({a.node: (machine, machine.plc.tags.specs[path])
+                                   for path, shown in aliases.items() for a in shown})
         self._followed.update(self._bindings)
 
     def _packml_method(self, plc: VirtualPLC, command: Command) -> UaMethod:
