@@ -63,6 +63,8 @@ def _cmd_loop(args: argparse.Namespace) -> int:
     from mestwin.sim.wire import run_over_wire
 
     logging.getLogger("asyncua").setLevel(logging.ERROR)  # session chatter, not results
+    # collection gaps are reported below, once each, with the command's name
+    logging.getLogger("mestwin.mes_core.collection.collector").setLevel(logging.ERROR)
     try:
         scenario = load_scenario(args.scenario)
         until = parse_duration(args.until) if args.until else scenario.horizon
