@@ -35,6 +35,27 @@ def _first_breakdown(loop: ClosedLoop, server: int) -> tuple[float, float]:
     raise AssertionError("no breakdown of pack-1 in the run")
 
 
+def _drop_first_breakdown(loop: ClosedLoop) -> list[float]:
+    """Put a lossy transport between the PLCs and the MES: it drops the first
+    MachineState = DOWN change of pack-1 (the time of the dropped change is appended to the
+    returned list)."""
+    collector = loop.collector
+    dropped: list[float] = []
+
+    def lossy(batch: Batch) -> None:
+        kept = []
+        for change in batch:
+            if (not dropped and change.machine == "pack-1" and change.value == DOWN
+                    and change.path == "PackTags.Status.MachineState"):
+                dropped.append(change.time)
+                continue
+            kept.append(change)
+        collector.on_batch(kept)
+
+    loop.source.listeners[:] = [lossy]
+    return dropped
+
+
 @pytest.mark.timeout(120)
 def test_a_lossless_in_process_run_has_no_gap_and_its_intervals_are_the_truth(
         scenarios_dir: Path) -> None:
@@ -66,20 +87,7 @@ def test_a_dropped_breakdown_change_is_a_gap_of_its_duration_on_that_machine(
     pack-1, and only pack-1, has an ADET gap of exactly that breakdown's duration (from the
     event log), and the element that got its time instead has the opposite gap."""
     loop = ClosedLoop.build(_scenario(scenarios_dir))
-    collector = loop.collector
-    dropped: list[float] = []
-
-    def lossy(batch: Batch) -> None:
-        kept = []
-        for change in batch:
-            if (not dropped and change.machine == "pack-1" and change.value == DOWN
-                    and change.path == "PackTags.Status.MachineState"):
-                dropped.append(change.time)
-                continue
-            kept.append(change)
-        collector.on_batch(kept)
-
-    loop.source.listeners[:] = [lossy]
+    dropped = _drop_first_breakdown(loop)
     loop.run()
     start, end = _first_breakdown(loop, 0)
     assert dropped == [start]
@@ -88,3 +96,23 @@ def test_a_dropped_breakdown_change_is_a_gap_of_its_duration_on_that_machine(
     assert gaps["ADET"].plc_s - gaps["ADET"].intervals_s == pytest.approx(end - start)
     (other,) = set(gaps) - {"ADET"}
     assert gaps[other].intervals_s - gaps[other].plc_s == pytest.approx(end - start)
+
+
+@pytest.mark.timeout(120)
+def test_periodic_reconciliation_finds_the_gap_in_the_hour_it_happened(
+        scenarios_dir: Path) -> None:
+    """Reconciling every simulated hour, the dropped breakdown is a gap of the span(s) that
+    hold it, of its whole duration in total; every other span of the three days is clean."""
+    loop = ClosedLoop.build(_scenario(scenarios_dir))
+    loop.collector.reconcile_every = 3600.0
+    dropped = _drop_first_breakdown(loop)
+    loop.run()
+    start, end = _first_breakdown(loop, 0)
+    assert dropped == [start]
+    adet = [g for g in loop.ledger.gaps if g.element == "ADET"]
+    assert {g.machine for g in loop.ledger.gaps} == {"pack-1"}
+    assert sum(g.plc_s - g.intervals_s for g in adet) == pytest.approx(end - start)
+    for gap in loop.ledger.gaps:
+        assert gap.start < end
+        assert gap.end > start
+        assert gap.end - gap.start < 3600.0 + 60.0

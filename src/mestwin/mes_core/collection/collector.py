@@ -143,12 +143,16 @@ class Collector:
     heartbeat may stand still before the PLC counts as frozen; *states* says which tags
     give the machine state and how states map to ISO 22400 elements (default
     ``Status.MachineState``); *gap_tolerance_s* is the largest difference per element
-    between intervals and the PLC's cumulative state times that is not a gap.
+    between intervals and the PLC's cumulative state times that is not a gap; with
+    *reconcile_every* (plant seconds) the collector also reconciles at the end of the first
+    batch that far after the last time (a gap is then found within that span, not only at
+    :meth:`close`; the transport must deliver a batch complete up to its newest change, as
+    in-process instants and OPC UA notifications are).
     """
 
     def __init__(self, reasons: ReasonCodes, sinks: Iterable[EventSink] = (),
                  heartbeat_timeout: float = 5.0, states: StateModel | None = None,
-                 gap_tolerance_s: float = 0.01) -> None:
+                 gap_tolerance_s: float = 0.01, reconcile_every: float | None = None) -> None:
         self.reasons = reasons
         self.sinks = list(sinks)
         self.heartbeat_timeout = heartbeat_timeout
@@ -157,6 +161,8 @@ class Collector:
         self.reconciler = Reconciler(gap_tolerance_s)
         self.gaps: list[CollectionGap] = []
         """Every collection gap found so far."""
+        self.reconcile_every = reconcile_every
+        self._reconciled = float("-inf")
         self._kind = {**_KIND, **dict.fromkeys(self.states.tags, _STATE)}
         self._out: list[Event] = []
         self._checked = float("-inf")
@@ -188,6 +194,13 @@ class Collector:
                 self._flush_counts(name, machine)
             if name not in spans and machine.state is not None:
                 self.reconciler.begin(name, machine.image, machine.since)
+        every = self.reconcile_every
+        if every is not None and batch:
+            if self._reconciled == float("-inf"):
+                self._reconciled = latest
+            elif latest - self._reconciled >= every:
+                self._reconciled = latest
+                self.reconcile(latest)
         self._emit()
 
     def _add(self, name: str) -> _Machine:
