@@ -87,7 +87,7 @@ class Alias:
     variable's (None: the variable's state machine is not active).
 
     Several tag values may show as one (Execute and Held are both Cleared in PackML's
-    BaseStateMachine): :meth:`value` gives a DataValue only when the variable's own value
+    BaseStateMachine): :meth:`values` gives a DataValue only when the variable's own value
     changes, so its SourceTimestamp is the instant it changed and a queued monitored item
     gets each change once."""
 
@@ -152,7 +152,7 @@ async def import_nodesets(server: Server) -> None:
 
 
 def _not_a_struct(record: logging.LogRecord) -> bool:
-    return "could not find out if this is a struct" not in record.msg
+    return "could not find out if this is a struct" not in str(record.msg)
 
 
 def packml_levels(state: State) -> tuple[str | None, str | None, str | None]:
