@@ -90,6 +90,27 @@ def test_a_reason_change_within_one_stop_splits_it_by_reason() -> None:
         (25.0, 40.0, "PDOT", "break")]
 
 
+def test_a_break_that_begins_during_a_breakdown_takes_the_clearing_too() -> None:
+    """Repaired during a planned break, the machine clears to Stopped for the break (the
+    stop reason follows the cause): Clearing and Stopped are PDOT, the breakdown ADET, and
+    the way back to Execute after the break PDOT."""
+    events: list[Event] = []
+    collector = Collector(REASONS, [events.extend], states=PackMLModel(MAPPING))
+    collector.on_batch([*_at(0.0, (STOP_REASON, 0)), *_packml(0.0, EXECUTE)])
+    collector.on_batch(_packml(10.0, ABORTING, reason=10))
+    collector.on_batch(_packml(11.0, ABORTED))
+    collector.on_batch(_packml(50.0, CLEARING, reason=70))  # repaired during the break
+    collector.on_batch(_packml(52.0, STOPPED))
+    collector.on_batch(_packml(100.0, RESETTING))
+    collector.on_batch(_packml(101.0, IDLE, STARTING))
+    collector.on_batch(_packml(104.0, EXECUTE))
+    collector.close(110.0)
+    assert [(i.start, i.end, i.element) for i in events if isinstance(i, StateInterval)] == [
+        (0.0, 10.0, "APT"), (10.0, 11.0, "ADET"), (11.0, 50.0, "ADET"), (50.0, 52.0, "PDOT"),
+        (52.0, 100.0, "PDOT"), (100.0, 101.0, "PDOT"), (101.0, 104.0, "PDOT"),
+        (104.0, 110.0, "APT")]
+
+
 def test_state_sources_by_name_and_their_tags() -> None:
     """``machine_state`` reads MachineState and StateReason; ``packml`` adds StateCurrent,
     the stop reason and the operation mode to the subscription, before the heartbeat."""

@@ -9,7 +9,8 @@ to about ten seconds of wall time, and is checked against the truth file of the 
 availability and every ISO 22400 element as a share of POT within 0.1 percentage points
 on every machine, counts exact, no gap flagged. One run reads the PackML state instead;
 so do two of a small plant with every loss early on (setups, breakdowns, minor stops,
-starvation, blocking and planned breaks), which the shipped scenarios only reach hours in.
+starvation, blocking and planned breaks, PackML acting states of 0.3 to 3 s), which the
+shipped scenarios only reach hours in.
 """
 
 from __future__ import annotations
@@ -54,10 +55,15 @@ EVERY_LOSS: dict[str, Any] = {
          "failures": {"ttf": {"dist": "exponential", "mean": "10min"},
                       "ttr": {"dist": "exponential", "mean": "90s"}}},
         {"id": "pack", "servers": 2, "process_time": "50s", "buffer": 1}],
+    "packml": {"acting_time": {
+        "aborting": "1s", "clearing": "2s", "resetting": "1s", "starting": "3s",
+        "holding": "500ms", "unholding": "500ms", "suspending": "300ms",
+        "unsuspending": "400ms", "stopping": "2s"}},
 }
 """Family setups, breakdowns and minor stops on the cell, starving and blocking the packers,
 a 4 min break every 20 min from minute 8 (PDOT: the PackML source books Stopped by the stop
-reason, so the PLC's StopReason must follow a break that begins while starved)."""
+reason, so the PLC's StopReason must follow a break that begins while starved), and PackML
+acting states that take time (the plant waits in the stop it leaves)."""
 
 
 def _scenario(scenarios_dir: Path, stem: str) -> Scenario:

@@ -10,10 +10,10 @@ maps its states to time elements (ISO 22400-2 section 5.3: APT, ASUT, ADET, ADOT
   (ISA-TR88.00.02 numbering) with ``Admin.StopReason.ID`` and the OPC 40001-1
   ``MachineryOperationMode.CurrentState`` (Execute in mode ``Setup`` is a changeover), and
   books each state by a :class:`PackMLMapping`: Execute -> APT (ASUT in setup), Suspended ->
-  ADOT, Held -> ADET, Aborting/Aborted -> ADET, Stopped -> PDOT for a planned-downtime stop
-  reason, ADET for a fault, else ADOT; an acting state that leads back to Execute
-  (Clearing, Resetting, Idle, Starting, Unholding, Unsuspending) is booked with the stop it
-  belongs to.
+  ADOT, Held -> ADET, Aborting/Aborted -> ADET, Stopping/Stopped/Clearing -> PDOT for a
+  planned-downtime stop reason, ADET for a fault, else ADOT; a state on the way back to
+  Execute (Resetting, Idle, Starting, Unholding, Unsuspending) is booked with the stop it
+  ends.
 
 A model classifies the collector's image of one machine's tags: ``(state, reason code,
 element)``; the collector opens a new interval whenever that triple changes.
@@ -73,16 +73,18 @@ PACKML_ELEMENTS: Mapping[int, str] = MappingProxyType({
     PackMLCode.HOLDING: "ADET", PackMLCode.HELD: "ADET",
     PackMLCode.ABORTING: "ADET", PackMLCode.ABORTED: "ADET",
     PackMLCode.STOPPING: BY_REASON, PackMLCode.STOPPED: BY_REASON,
+    PackMLCode.CLEARING: BY_REASON,
     PackMLCode.COMPLETING: "ADOT", PackMLCode.COMPLETE: "ADOT",
     PackMLCode.UNDEFINED: "ADOT",
-    PackMLCode.CLEARING: INHERIT, PackMLCode.RESETTING: INHERIT, PackMLCode.IDLE: INHERIT,
+    PackMLCode.RESETTING: INHERIT, PackMLCode.IDLE: INHERIT,
     PackMLCode.STARTING: INHERIT, PackMLCode.UNHOLDING: INHERIT,
     PackMLCode.UNSUSPENDING: INHERIT,
 })
 """The default PackML-state -> element table (docs/integrators.md, "Plant states, PackML
 states and OEE"): external conditions (Suspended) are ADOT, internal ones (Held) and faults
-(Aborted) ADET; a stop's element depends on its reason; the states on the way back to
-Execute belong to the stop they end."""
+(Aborted) ADET; a stop's element depends on its reason, and so does Clearing's (ADET after
+a fault, but PDOT when a planned break began during the breakdown: the PLC's stop reason
+follows the cause); the states on the way back to Execute belong to the stop they end."""
 
 
 class Classified(NamedTuple):
