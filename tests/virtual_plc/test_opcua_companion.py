@@ -277,11 +277,13 @@ def test_counters_and_stop_reason_decode_with_the_nodeset_s_dictionary_as_the_ta
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("user", [None, "operator"])
 def test_a_write_to_a_companion_variable_is_refused_and_changes_nothing(
-        scenarios_dir: Path) -> None:
-    """Even an operator, who may write the PLC's MachSpeed setpoint, gets Bad_NotWritable
-    for PackML's Status.MachSpeed and Identification's SerialNumber; the values and the
-    PLC's setpoint stay as they were, and UserAccessLevel says CurrentRead only."""
+        scenarios_dir: Path, user: str | None) -> None:
+    """Anonymous or even an operator, who may write the PLC's MachSpeed setpoint, gets
+    Bad_NotWritable for PackML's Status.MachSpeed and Identification's SerialNumber; the
+    values and the PLC's setpoint stay as they were, and UserAccessLevel says CurrentRead
+    only."""
 
     async def session(s: Served) -> None:
         name, item = next(iter((await machines(s)).items()))
@@ -302,7 +304,7 @@ def test_a_write_to_a_companion_variable_is_refused_and_changes_nothing(
         assert [await t.read_value() for t in targets] == before
         assert plc.tags["PackTags.Command.MachSpeed"] == setpoint
 
-    serve(scenarios_dir, session, user="operator")
+    serve(scenarios_dir, session, user=user)
 
 
 class _Queue:
