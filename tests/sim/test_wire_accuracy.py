@@ -8,7 +8,7 @@ to about ten seconds of wall time, and is checked against the truth file of the 
 (:mod:`mestwin.sim.truth`, built from the event log; it shares no code with the MES):
 availability and every ISO 22400 element as a share of POT within 0.1 percentage points
 on every machine, counts exact, no gap flagged. One run reads the PackML state instead;
-so do two of a small plant with every loss early on (setups, breakdowns, minor stops,
+so does one of a small plant with every loss early on (setups, breakdowns, minor stops,
 starvation, blocking and planned breaks, PackML acting states of 0.3 to 3 s), which the
 shipped scenarios only reach hours in.
 """
@@ -32,9 +32,8 @@ SPEED = 600.0
 LIMIT_PP = 0.1
 ELEMENTS = ("APT", "ASUT", "ADET", "ADOT", "PDOT")
 RUNS = [("two_step_line", 1800.0, "machine_state"), ("bottling_line", 900.0, "machine_state"),
-        ("assembly_line", 1800.0, "machine_state"), ("job_shop", 2400.0, "machine_state"),
-        ("bottling_line", 900.0, "packml"), ("every_loss", 2400.0, "machine_state"),
-        ("every_loss", 2400.0, "packml")]
+        ("assembly_line", 1800.0, "machine_state"), ("job_shop", 1800.0, "machine_state"),
+        ("bottling_line", 900.0, "packml"), ("every_loss", 2400.0, "packml")]
 """(scenario, simulated seconds, state source): 1.5 to 4 wall seconds of pacing each, plus
 server start-up and the scenario's own load (the bottling line's PLCs scan 5 machines at
 1 s cycles)."""
