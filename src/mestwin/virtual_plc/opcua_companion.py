@@ -424,12 +424,18 @@ class _Shown:
     def structure(self, structure: Structure, ident: str, parent: ua.NodeId,
                   name: ua.QualifiedName, data_type: ua.NodeId) -> None:
         """A variable showing the PackML *structure* of several tags."""
-        read = self._tags.__getitem__
-        node = self._companion._var(ident, parent, name, structure.encode(read), data_type)
+        tags, version, encoded = self._tags, -1, ua.Variant()
+
+        def now(_value: object = None) -> ua.Variant:  # the tags as they are now
+            nonlocal version, encoded
+            if version != tags.version:  # encoded once per change of any tag
+                version, encoded = tags.version, structure.encode(tags.__getitem__)
+            return encoded
+
+        node = self._companion._var(ident, parent, name, now(), data_type)
         last: list[ua.Variant | bool | None] = [False]
         for path in structure.paths:
-            self.aliases.setdefault(path, []).append(
-                Alias(node, structure.convert(read, path), last, latest=True))
+            self.aliases.setdefault(path, []).append(Alias(node, now, last, latest=True))
 
 
 # -- conversions ------------------------------------------------------------------------

@@ -39,16 +39,11 @@ Read = Callable[[str], TagValue]
 @dataclass(frozen=True)
 class Structure:
     """A PackML value made of several tags: *paths* are the tags it shows, *encode* makes
-    its Variant from a tag reader."""
+    its Variant from a tag reader (the tags as they are: a structure shows their latest
+    values)."""
 
     paths: tuple[str, ...]
     encode: Callable[[Read], ua.Variant]
-
-    def convert(self, read: Read, path: str) -> Callable[[TagValue], ua.Variant]:
-        """The Variant for a new *value* of tag *path*, the other tags as *read* gives them."""
-        def shown(value: TagValue) -> ua.Variant:
-            return self.encode(lambda p: value if p == path else read(p))
-        return shown
 
 
 def counters(prefix: str, count: int, encoding: ua.NodeId) -> Structure:
@@ -56,15 +51,16 @@ def counters(prefix: str, count: int, encoding: ua.NodeId) -> Structure:
     fields = ("ID", "Name", "Unit", "Count", "AccCount")
     paths = tuple(f"{prefix}[{k}].{f}" for k in range(count) for f in fields)
 
+    units: dict[str, bytes] = {}  # unit text -> its EUInformation (few, fixed)
+
     def encode(read: Read) -> ua.Variant:
         items = []
         for k in range(count):
             tag = f"{prefix}[{k}]."
-            unit = ua.EUInformation(NamespaceUri="", UnitId=-1,  # type: ignore[arg-type]
-                                    DisplayName=ua.LocalizedText(str(read(tag + "Unit"))),
-                                    Description=ua.LocalizedText(""))
-            body = b"".join((_int32(read(tag + "ID")), _string(read(tag + "Name")),
-                             struct_to_binary(unit), _int32(read(tag + "Count")),
+            text = str(read(tag + "Unit"))
+            unit = units.get(text) or units.setdefault(text, _unit(text))
+            body = b"".join((_int32(read(tag + "ID")), _string(read(tag + "Name")), unit,
+                             _int32(read(tag + "Count")),
                              _int32(read(tag + "AccCount"))))
             items.append(ua.ExtensionObject(TypeId=encoding, Body=body))  # type: ignore[arg-type]
         return ua.Variant(items, VT.ExtensionObject)
@@ -91,6 +87,13 @@ def alarm(prefix: str, fields: Sequence[str], encoding: ua.NodeId, *,
         return ua.Variant([value] if array else value, VT.ExtensionObject)
 
     return Structure(paths, encode)
+
+
+def _unit(text: str) -> bytes:
+    """The EUInformation of a unit named *text*."""
+    return struct_to_binary(ua.EUInformation(
+        NamespaceUri="", UnitId=-1, DisplayName=ua.LocalizedText(text),  # type: ignore[arg-type]
+        Description=ua.LocalizedText("")))
 
 
 def _int32(value: TagValue) -> bytes:

@@ -59,6 +59,7 @@ from mestwin.virtual_plc.opcua_companion import Aliases, Companion, import_nodes
 from mestwin.virtual_plc.opcua_history import (
     ChangeHistory,
     deep_queue_size,
+    deliver_queued,
     monitored_nodes,
     revise_default_queues,
 )
@@ -443,11 +444,17 @@ class PlcOpcUaServer:
         its instant on the PLC clock; returns how many values."""
         spec, node = machine.plc.tags.specs[path], machine.nodes[path]
         changes, aspace = machine.history.due(path), self.ua.iserver.aspace
-        values = [_value(tag_variant(spec, v), machine.stamp(t), now) for v, t in changes]
-        await write_changes(aspace, node, values)
-        for alias in machine.aliases.get(path, ()):  # its companion variables
-            await write_changes(aspace, alias.node, alias.values(
-                zip((v for v, _ in changes), values, strict=True)))
+        aliases, shown = machine.aliases.get(path), []
+        for i, (value, instant) in enumerate(changes, 1 - len(changes)):
+            dv = _value(tag_variant(spec, value), machine.stamp(instant), now)
+            if i:  # an older change: to the queues only
+                await deliver_queued(aspace, node, dv)
+            else:
+                await aspace.write_attribute_value(node, AttributeIds.Value, dv)
+            if aliases:
+                shown.append((value, dv))
+        for alias in aliases or ():  # its companion variables, the same way
+            await write_changes(aspace, alias.node, alias.values(shown))
         return len(changes)
 
     def _follow(self, machine: _Machine, path: str) -> None:
