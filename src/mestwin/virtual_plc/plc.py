@@ -134,6 +134,8 @@ class VirtualPLC:
         """The acting state (and its entry time) a completion timer is set for."""
         self._shown_reason: str | None = None
         self._published: tuple[object, ...] | None = None
+        self._followed: tuple[object, ...] | None = None
+        """What the station showed when the PLC last followed it."""
         self.station = station
         self.immediate_commands = immediate_commands
         """Take command requests in the instant they are written, not at the next scan."""
@@ -298,6 +300,7 @@ class VirtualPLC:
         """Fault injection: the PLC stops scanning and stops updating its tags (a CPU in
         STOP or a hung task), while the plant runs on; an MES sees the Heartbeat stand still."""
         self.frozen = True
+        self._permit()  # work waiting for PackML's Execute goes on: the plant runs on
 
     def unfreeze(self) -> None:
         """End :meth:`freeze`: the next scan publishes the current image again."""
@@ -348,7 +351,7 @@ class VirtualPLC:
                     self._act(method, reason)
                     if reason:
                         self._set_stop_reason(reason, self.station.state, now)
-                self._publish_state(now)
+                self._publish_step(now)
                 self._advance(now, follow=False)
                 self._schedule_follow()
             tags.set("PackTags.Command.CmdChangeRequest", False)
@@ -403,12 +406,19 @@ class VirtualPLC:
     def _on_plant_change(self, _machine: object) -> None:
         """The plant changed state or counts: update the process image at once (like an
         interrupt-driven task), so state times and counts carry their exact time, and
-        follow with PackML at the end of this instant."""
+        follow with PackML at the end of this instant if what PackML follows changed (a
+        count alone does not)."""
         if self.frozen:
             self._permit()  # a PLC in STOP holds nothing back: the plant runs on
             return
         self.image.update()
-        self._schedule_follow()
+        if not self._follow_pending and self._followed_key() != self._followed:
+            self._schedule_follow()
+
+    def _followed_key(self) -> tuple[object, ...]:
+        st = self.station
+        return (int(st.state), st.reason, st.current_order,
+                getattr(st, "awaiting_run", False))
 
     def _schedule_follow(self) -> None:
         if not self._follow_pending:
@@ -436,7 +446,7 @@ class VirtualPLC:
                     self._arm_timer(now)
                     break
                 packml.complete(now)
-                self._publish_state(now)
+                self._publish_step(now)
                 continue
             if not follow or not self._follows(state):
                 break
@@ -448,10 +458,11 @@ class VirtualPLC:
                 self._set_stop_reason(self.station.reason, int(self.station.state), now)
             packml.command(commands[0], now)
             self._auto = True
-            self._publish_state(now)
+            self._publish_step(now)
         if follow:
             self._permit()
             self._track_stop_reason(now)
+            self._followed = self._followed_key()
         self._publish_state(now)
 
     def _arm_timer(self, now: float) -> None:
@@ -472,7 +483,7 @@ class VirtualPLC:
             return
         now = self.env.now
         packml.complete(now)
-        self._publish_state(now)
+        self._publish_step(now)
         self._advance(now, follow=False)
         self._schedule_follow()
 
@@ -551,6 +562,14 @@ class VirtualPLC:
         put("Diagnostics.Heartbeat", beat)
         put("Diagnostics.ScanCount", self.scan_count % 2**32)
         put("Diagnostics.SimTime", float(now))
+
+    def _publish_step(self, now: float) -> None:
+        """Write a state PackML passes through (the rest follows at the end of the step)."""
+        packml, put = self.packml, self.tags.set
+        put("PackTags.Admin.PACDateTime", self._pac(now))
+        put("PackTags.Status.StateCurrent", self.numbering.code(packml.state))
+        put("PackTags.Status.StateRequested", self.numbering.code(packml.requested))
+        put("PackTags.Status.StateChangeInProcess", packml.acting)
 
     def _publish_state(self, now: float, force: bool = False) -> None:
         """Write the tags that depend on the PackML and physical state (at once when either
