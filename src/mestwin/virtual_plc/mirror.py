@@ -4,10 +4,11 @@ to the station, and the tags tied to the state.
 :data:`MIRROR` is PackML's own rule, in one place: starved or blocked is an external
 condition -> Suspended; a minor stop is an internal condition the machine recovers from ->
 Held; a breakdown (any other DOWN reason) is a fault -> Aborted; planned downtime and
-commanded stops -> Stopped; processing and setup -> Execute. :func:`publish_state` writes
-every tag that depends on the PackML or physical state (StateCurrent, StateRequested,
-StateChangeInProcess, interlocks, the alarm, state times, MachineryItemState, JobState,
-Signals) in one go, so they agree at every instant the PLC changes state.
+commanded stops -> Stopped; processing and setup -> Execute. :func:`publish_packml` and
+:func:`publish_physical` write every tag that depends on the PackML or the physical state
+(StateCurrent, StateRequested, StateChangeInProcess, state times, MachineryItemState,
+interlocks, the alarm, JobState, Signals), so they agree at every instant the PLC changes
+state.
 """
 
 from __future__ import annotations
@@ -66,20 +67,31 @@ RUNNING = frozenset({PROCESSING, SETUP})
 """Physical states that are production (PackML Execute)."""
 
 
-def publish_state(tags: TagValues, st: StationPort, packml: PackMLMachine,
-                  numbering: StateNumbering, pac: datetime, now: float) -> None:
-    """Write the state-dependent tags of *st* and *packml* at *now* (*pac*: the PLC clock
-    then, also written, so each state change carries the PACDateTime of its instant)."""
+def publish_packml(tags: TagValues, packml: PackMLMachine, numbering: StateNumbering,
+                   now: float) -> None:
+    """Write the tags that depend on the PackML state alone, at *now*."""
+    put = tags.set
+    state = packml.state
+    put("PackTags.Status.StateCurrent", numbering.code(state))
+    put("PackTags.Status.StateRequested", numbering.code(packml.requested))
+    put("PackTags.Status.StateChangeInProcess", packml.acting)
+    put("PackTags.Admin.StateCurrentTime", packml.state_current_time(now))
+    put("PackTags.Admin.StateCumulativeTime", packml.state_cumulative_time(now))
+    put("MachineryItemState.CurrentState", item_state(state))
+    put("Signals.Running", state is State.EXECUTE)
+    put("Signals.Held", state in (State.HOLDING, State.HELD))
+
+
+def publish_physical(tags: TagValues, st: StationPort, packml: PackMLMachine,
+                     pac: datetime) -> None:
+    """Write the tags that depend on the physical state (interlocks, the alarm, speed,
+    operation mode, job, Faulted); *pac* dates a new alarm."""
     put = tags.set
     physical = int(st.state)
     state = packml.state
     order = (st.current_order or "")[:32]
     design = st.design_rate_per_h / 60.0
     starved, blocked = physical == IDLE, physical == BLOCKED
-    put("PackTags.Admin.PACDateTime", pac)  # the PLC clock, dating the change
-    put("PackTags.Status.StateCurrent", numbering.code(state))
-    put("PackTags.Status.StateRequested", numbering.code(packml.requested))
-    put("PackTags.Status.StateChangeInProcess", packml.acting)
     put("PackTags.Status.CurMachSpeed", float(design * st.speed) if physical == PROCESSING
         else 0.0)
     put("PackTags.Status.EquipmentInterlock.Blocked", blocked)
@@ -92,14 +104,9 @@ def publish_state(tags: TagValues, st: StationPort, packml: PackMLMachine,
     put("PackTags.Admin.Alarm[0].ID", code.id)
     put("PackTags.Admin.Alarm[0].Value", physical if alarm else 0)
     put("PackTags.Admin.Alarm[0].Message", code.message if alarm else "")
-    put("PackTags.Admin.StateCurrentTime", packml.state_current_time(now))
-    put("PackTags.Admin.StateCumulativeTime", packml.state_cumulative_time(now))
-    put("MachineryItemState.CurrentState", item_state(state))
     put("MachineryOperationMode.CurrentState", operation_mode(packml.mode, physical))
     put("JobManagement.JobOrderID", order)
     put("JobManagement.JobState", job_state(state, bool(order)))
-    put("Signals.Running", state is State.EXECUTE)
     put("Signals.Faulted", state in (State.ABORTING, State.ABORTED) or alarm)
     put("Signals.Blocked", blocked)
     put("Signals.Starved", starved)
-    put("Signals.Held", state in (State.HOLDING, State.HELD))

@@ -22,6 +22,7 @@ The integer a protocol shows for a state is a per-protocol :class:`StateNumberin
 from __future__ import annotations
 
 import enum
+import functools
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -127,12 +128,14 @@ def transition(state: State, command: Command) -> State | None:
     return TRANSITIONS.get((state, command))
 
 
+@functools.cache
 def route(start: State, target: State) -> tuple[Command, ...]:
     """The shortest sequence of commands that drives the machine from *start* to *target*.
 
     Acting states are passed through as they complete by themselves; ties are broken by the
     lowest command code, so the route is deterministic. Empty if *start* is *target* or if
-    *target* cannot be reached. The PLC uses it to follow the physical machine.
+    *target* cannot be reached. The PLC uses it to follow the physical machine (cached: the
+    table is fixed).
     """
     if start is target:
         return ()

@@ -67,7 +67,8 @@ from mestwin.virtual_plc.mirror import (
     RESET_MODES,
     RUNNING,
     STATION_ACTIONS,
-    publish_state,
+    publish_packml,
+    publish_physical,
 )
 from mestwin.virtual_plc.packml import (
     ACTING_STATES,
@@ -133,7 +134,7 @@ class VirtualPLC:
         self._timer_for: tuple[State, float] | None = None
         """The acting state (and its entry time) a completion timer is set for."""
         self._shown_reason: str | None = None
-        self._published: tuple[object, ...] | None = None
+        self._published: tuple[tuple[State, UnitMode], int, str, str | None, float] | None = None
         self._followed: tuple[object, ...] | None = None
         """What the station showed when the PLC last followed it."""
         self.station = station
@@ -566,6 +567,7 @@ class VirtualPLC:
     def _publish_step(self, now: float) -> None:
         """Write a state PackML passes through (the rest follows at the end of the step)."""
         packml, put = self.packml, self.tags.set
+        self._published = None  # the end of the step writes everything again
         put("PackTags.Admin.PACDateTime", self._pac(now))
         put("PackTags.Status.StateCurrent", self.numbering.code(packml.state))
         put("PackTags.Status.StateRequested", self.numbering.code(packml.requested))
@@ -573,12 +575,19 @@ class VirtualPLC:
 
     def _publish_state(self, now: float, force: bool = False) -> None:
         """Write the tags that depend on the PackML and physical state (at once when either
-        changes, so they agree at every instant; all of them at a scan)."""
+        changes, so they agree at every instant; all of them at a scan), with the
+        PACDateTime of the change."""
         st, packml = self.station, self.packml
-        key = (packml.state, int(st.state), st.reason, st.current_order, packml.mode, st.speed)
-        if key != self._published or force:
-            self._published = key
-            publish_state(self.tags, st, packml, self.numbering, self._pac(now), now)
+        state_key = (packml.state, packml.mode)
+        key = (state_key, int(st.state), st.reason, st.current_order, st.speed)
+        if key == self._published and not force:
+            return
+        pac = self._pac(now)
+        self.tags.set("PackTags.Admin.PACDateTime", pac)
+        if force or self._published is None or self._published[0] != state_key:
+            publish_packml(self.tags, packml, self.numbering, now)
+        publish_physical(self.tags, st, packml, pac)
+        self._published = key
 
 
 __all__ = [
