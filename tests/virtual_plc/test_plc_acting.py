@@ -4,10 +4,13 @@ plant's producing time exactly."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from mestwin.plantmodels import Constant, Exponential, FailureMode, MachineState, Plant
+from mestwin.plantmodels.losses import PlannedDowntime
 from mestwin.plantmodels.states import TimeElement
 from mestwin.virtual_plc.packml import ACTING_STATES, State
 from mestwin.virtual_plc.plc import VirtualPLC
@@ -121,3 +124,34 @@ def test_time_in_execute_equals_the_truths_producing_time_with_acting_times() ->
         if plc.machine == "a":  # minor stops (b has none)
             expected |= {State.HOLDING, State.UNHOLDING}
         assert expected <= seen, plc.machine
+
+
+def test_each_server_of_a_station_waits_for_its_own_plc() -> None:
+    """Two servers, one PLC each, a planned stop of the whole station every 2000 s and
+    breakdowns per server: per server, Execute time equals its APT + ASUT, and Stopping,
+    Resetting and Starting after each planned stop take their times (the station's PDOT
+    grows by them)."""
+    rng = np.random.default_rng(31)
+    plant = Plant(warmup=0)
+    plant.add_source("src", product="part", interarrival=Exponential(6).sampler(rng))
+    st = plant.add_station(
+        "pair", servers=2, buffer=4, process_time={"*": Exponential(10).sampler(rng)},
+        ideal_cycle_time={"*": 10},
+        failures=[(FailureMode(Exponential(800).sampler(rng), Exponential(40).sampler(rng)),),
+                  (FailureMode(Exponential(800).sampler(rng), Exponential(40).sampler(rng)),)],
+        planned=[PlannedDowntime(500.0, 120.0, 2000.0)])
+    plant.connect("src", "pair")
+    plcs = [VirtualPLC(m, "L1", m.id, plant.env, SCAN, acting_time_s=ACTING)
+            for m in st.machines()]
+    recs = [Recorder(p) for p in plcs]
+    end = 20_000.0
+    plant.run(until=end)
+    for machine, rec in zip(st.machines(), recs, strict=True):
+        elements = machine.close_elements()
+        assert elements[TimeElement.PDOT] > 10 * 120.0
+        producing = elements[TimeElement.APT] + elements[TimeElement.ASUT]
+        assert rec.time_in(State.EXECUTE, end) == pytest.approx(producing, abs=1e-6)
+        lengths = {(s, round(t1 - t0, 9)) for (t0, s), (t1, _) in itertools.pairwise(rec.changes)
+                   if s in ACTING_STATES}
+        assert lengths == {(s, ACTING[s]) for s, _ in lengths}
+        assert {State.STOPPING, State.RESETTING, State.STARTING} <= {s for s, _ in lengths}
