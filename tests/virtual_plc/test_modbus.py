@@ -163,7 +163,8 @@ def test_bad_requests_answer_exceptions() -> None:
         cases = [
             client.read_input_registers(90, count=2, device_id=1),   # gap between groups
             client.read_input_registers(502, count=1, device_id=1),  # gap after Seq
-            client.read_input_registers(3800, count=1, device_id=1),  # past the end
+            client.read_input_registers(3802, count=1, device_id=1),  # gap after StateLog.Seq
+            client.read_input_registers(4412, count=1, device_id=1),  # past the end
             client.read_holding_registers(25, count=1, device_id=1),
             client.write_register(30, 1, device_id=1),
             client.read_coils(14, count=1, device_id=1),

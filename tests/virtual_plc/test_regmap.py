@@ -43,12 +43,14 @@ def test_no_two_entries_share_an_address(rmap: RegisterMap) -> None:
 @pytest.mark.parametrize("rmap", MAPS, ids=lambda m: f"{m.profile}-{m.word_order}")
 def test_each_group_is_contiguous_and_readable_in_one_request(rmap: RegisterMap) -> None:
     """A group's registers form one gap-free block starting at a multiple of GROUP_STRIDE and
-    no longer than one read (125 registers); the genealogy FIFO is the exception (below)."""
+    no longer than one read (125 registers); the genealogy FIFO and the state log are the
+    exceptions (below)."""
     for table in (Table.HOLDING_REGISTER, Table.INPUT_REGISTER):
         by_group: dict[Group, list[Entry]] = {}
         for entry in rmap.table(table):
             by_group.setdefault(entry.group, []).append(entry)
         by_group.pop(Group.GENEALOGY, None)
+        by_group.pop(Group.STATE_LOG, None)
         for group, entries in by_group.items():
             assert entries[0].address % GROUP_STRIDE == 0, group
             for a, b in itertools.pairwise(entries):
@@ -66,7 +68,8 @@ def test_standard_profile_tables() -> None:
             assert entry.writable
         elif entry.table is Table.INPUT_REGISTER:
             assert entry.group in (Group.STATUS, Group.ADMIN, Group.DIAGNOSTICS,
-                                   Group.JOB_MANAGEMENT, Group.OEE, Group.GENEALOGY)
+                                   Group.JOB_MANAGEMENT, Group.OEE, Group.GENEALOGY,
+                                   Group.STATE_LOG)
             assert not entry.writable
         elif entry.table is Table.DISCRETE_INPUT:
             assert entry.group is Group.SIGNALS
@@ -233,4 +236,32 @@ def test_plc_map_documents_the_unit_in_work_and_the_genealogy_fifo(
     text = register_map_markdown(["cut"])
     for words in ("`seq|time|serial|product|lot|order|consumed`", "`Genealogy.Record[n % 16]`",
                   "read it in two requests", "NUL-padded"):
+        assert words in text, words
+
+
+@pytest.mark.parametrize("rmap", MAPS, ids=lambda m: f"{m.profile}-{m.word_order}")
+def test_the_state_log_comes_after_every_other_group(rmap: RegisterMap) -> None:
+    """StateLog.Seq (UINT32) at 3800 (holding-only 4000), after the genealogy FIFO's last
+    record, so no address moves; the 64 records from 3900 (4100), 8 registers each, back to
+    back: Seq UINT32, Time FLOAT64, State INT16, Reason INT16; nothing after them."""
+    table = (Table.INPUT_REGISTER if rmap.profile is Profile.STANDARD
+             else Table.HOLDING_REGISTER)
+    seq, first = (3800, 3900) if rmap.profile is Profile.STANDARD else (4000, 4100)
+    assert [(e.table, e.address, e.size, e.encoding) for e in rmap.by_path("StateLog.Seq")] \
+        == [(table, seq, 2, Encoding.UINT32)]
+    genealogy = rmap.by_path("Genealogy.Record[15]")[0]
+    assert genealogy.end == seq
+    for k in range(64):
+        layout = [(e.table, e.address, e.size, e.encoding, e.writable)
+                  for f in ("Seq", "Time", "State", "Reason")
+                  for e in rmap.by_path(f"StateLog.Record[{k}].{f}")]
+        base = first + 8 * k
+        assert layout == [(table, base, 2, Encoding.UINT32, False),
+                          (table, base + 2, 4, Encoding.FLOAT64, False),
+                          (table, base + 6, 1, Encoding.INT16, False),
+                          (table, base + 7, 1, Encoding.INT16, False)], k
+    assert max(e.end for e in rmap.table(table)) == first + 8 * 64
+    text = register_map_markdown(["cut"], rmap.profile, rmap.word_order)
+    for words in ("`StateLog.Record[n % 64]`", "8 registers", "`Time` (FLOAT64",
+                  "writes it before it counts it in Seq", "15 to a request"):
         assert words in text, words

@@ -5,8 +5,10 @@ scan), so that counts and state changes carry their exact simulated time: the Pa
 counters (Count and the non-resetting AccCount), the unit in work and what it consumed,
 the OEE state (``Status.MachineState``, ``StateReason``, ``StateChangeTime``) with the
 cumulative time per state (``OEE.MachineStateTime[k]``), and the genealogy FIFO
-(``Genealogy.Record[k]``, ``Genealogy.Seq``). Within one instant the order is fixed: counts
-of the cycle that ended, the next unit's data, then its state.
+(``Genealogy.Record[k]``, ``Genealogy.Seq``) and the state log (``StateLog.Record[k]``,
+``StateLog.Seq``: every change of MachineState or StateReason with its time, so a client
+that polls loses no state shorter than its poll). Within one instant the order is fixed:
+counts of the cycle that ended, the next unit's data, then its state, then its log record.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from mestwin.virtual_plc.tags import (
     COUNT_MODULUS,
     GENEALOGY_SLOTS,
     RECORD_LENGTH,
+    STATE_LOG_SLOTS,
     stop_reason,
 )
 
@@ -49,6 +52,11 @@ def station_counts(station: StationPort) -> dict[str, int]:
               station.consumed)
     return {prefix: value for (prefix, _, _), value in zip(COUNTERS, values, strict=True)}
 
+
+_LOG_PATHS = tuple(tuple(f"StateLog.Record[{k}].{field}"
+                         for field in ("Seq", "Time", "State", "Reason"))
+                   for k in range(STATE_LOG_SLOTS))
+"""Per state-log slot: the paths of its sequence number, time, state and reason."""
 
 _UNIT_PATHS = ("PackTags.Status.CurrentWorkOrder", "PackTags.Status.CurrentLot",
                "PackTags.Status.CurrentProduct", "PackTags.Status.Consumed")
@@ -100,6 +108,18 @@ class ProcessImage:
         self.tags.set(f"Genealogy.Record[{seq % GENEALOGY_SLOTS}]", record[:RECORD_LENGTH])
         self.tags.set("Genealogy.Seq", seq)
 
+    def record_state(self, time: float, state: int, reason: int) -> None:
+        """Append a change of (MachineState, StateReason) to the state log: the record's
+        fields first, then ``StateLog.Seq`` (a client that reads Seq finds its records)."""
+        put = self.tags.set
+        seq = self.tags.integer("StateLog.Seq") + 1
+        number, at, code, why = _LOG_PATHS[seq % STATE_LOG_SLOTS]
+        put(number, seq)
+        put(at, time)
+        put(code, state)
+        put(why, reason)
+        put("StateLog.Seq", seq)
+
     def publish_counters(self, values: tuple[int, ...]) -> None:
         put, last = self.tags.set, self.last_counts
         self.last_counts = values
@@ -144,3 +164,4 @@ class ProcessImage:
             put("PackTags.Status.StateChangeTime", now)
             put("PackTags.Status.StateReason", code)
             put("PackTags.Status.MachineState", physical)
+            self.record_state(now, physical, code)

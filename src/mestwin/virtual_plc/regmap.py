@@ -24,6 +24,15 @@ Conventions (Modbus Application Protocol v1.1b3 plus common PLC practice):
   record of sequence number n is in slot n % 16) each at its own multiple of
   :data:`GROUP_STRIDE`; a record is a 400-character string, 200 registers, so a client
   reads Seq and then, in two requests each, only the records it has not seen.
+* The StateLog group (the PLC's FIFO of state changes) comes after the Genealogy group:
+  ``StateLog.Seq`` (UINT32, the number of the newest record) at the group's base (input
+  register 3800; holding-only 4000), then the 64 records back to back from the next
+  multiple of :data:`GROUP_STRIDE` (3900; holding-only 4100), 8 registers each: ``Seq``
+  (UINT32), ``Time`` (FLOAT64, simulated seconds, the ``StateChangeTime`` clock),
+  ``State`` (INT16, ``MachineState``) and ``Reason`` (INT16, ``StateReason``); the record
+  of sequence number n is in slot n % 64, at 3900 + 8 (n % 64). A client reads Seq, then
+  the records it has not seen, 15 to a request; a record whose own Seq is not the number
+  it expected was overwritten (more than 64 changes since it last read).
 * Reads and writes that touch an unmapped address (including the gap after a group: read a
   group with its exact span) and writes to a read-only address answer exception 02 (illegal
   data address); a value that does not decode, lies outside the entry's
@@ -255,6 +264,14 @@ def build_map(profile: Profile | str = Profile.STANDARD,
         entries.append(Entry(fifo, address, size, _ENCODING[spec.data_type], spec.writable,
                              Group.GENEALOGY, spec.path, None, spec.description, spec.unit))
         address += -(-size // GROUP_STRIDE) * GROUP_STRIDE
+    base = address  # the state log: Seq, then the records back to back one stride on
+    for i, spec in enumerate(s for s in specs if s.group is Group.STATE_LOG):
+        if i == 1:
+            address = base + GROUP_STRIDE
+        size = _size(spec)
+        entries.append(Entry(fifo, address, size, _ENCODING[spec.data_type], spec.writable,
+                             Group.STATE_LOG, spec.path, None, spec.description, spec.unit))
+        address += size
     return RegisterMap(tuple(entries), profile, word_order)
 
 
@@ -295,6 +312,17 @@ def register_map_markdown(machines: list[str], profile: Profile | str = Profile.
               "that reads Seq and then the records it has not seen loses no unit started "
               "between two polls (up to 16). A record spans 200 registers: read it in two "
               "requests (a read returns at most 125).", "",
+              "State log (the PLC's FIFO of state changes, after the genealogy FIFO): "
+              "`StateLog.Seq` is the sequence number of the newest record (0: none yet); "
+              "record n is in slot n % 64, `StateLog.Record[n % 64]`, 8 registers from "
+              "the first record's address + 8 (n % 64): `Seq` (UINT32), `Time` (FLOAT64, "
+              "simulated seconds, the clock of `StateChangeTime`), `State` (INT16, "
+              "`MachineState`), `Reason` (INT16, `StateReason`). The PLC appends one at "
+              "every change of MachineState or StateReason and writes it before it counts it "
+              "in Seq, so a client that reads Seq and then the records it has not seen (15 "
+              "to a request) times every state exactly, however short, as long as no more "
+              "than 64 changes happen between two polls; a record whose own Seq is not the "
+              "number expected was overwritten. A restarted PLC starts again at 1.", "",
               rmap.render_markdown()]
     return "\n".join(lines)
 
