@@ -26,10 +26,14 @@ from mestwin.mes_core.collection.collector import (
     tag_paths,
 )
 from mestwin.mes_core.collection.modbus import (
+    STATE_LOG_SEQ,
     ModbusDevice,
     ModbusPollingSource,
     RecordFifo,
     RegisterTag,
+    StateLog,
+    StateSlot,
+    state_log_slot,
 )
 from mestwin.mes_core.collection.opcua import OpcUaSource
 from mestwin.mes_core.collection.reconcile import CHANGE_TIME, STATE_TIMES
@@ -82,6 +86,20 @@ def modbus_fifo(tags: list[RegisterTag]) -> RecordFifo | None:
     if SEQ not in by_path or any(path not in by_path for path in RECORDS):
         return None
     return RecordFifo(SEQ, tuple(by_path[path] for path in RECORDS))
+
+
+def modbus_state_log(server: ModbusServer) -> tuple[StateLog | None, list[RegisterTag]]:
+    """The state log in the server's map (None if it lacks one), with its tags: the MES
+    reads it instead of sampling the state (slots as many as the map has)."""
+    by_path = {e.path: RegisterTag(e.path, e.table, e.address, e.size, e.encoding)
+               for e in server.map.entries if e.path is not None and not e.table.is_bit}
+    slots: list[StateSlot] = []
+    while all(path in by_path for path in state_log_slot(len(slots))):
+        slots.append(StateSlot(*(by_path[path] for path in state_log_slot(len(slots)))))
+    if STATE_LOG_SEQ not in by_path or not slots:
+        return None, []
+    log = StateLog(STATE_LOG_SEQ, tuple(slots), STATE, REASON, CHANGE_TIME)
+    return log, [by_path[STATE_LOG_SEQ], *log.tags]
 
 
 _SETTLE_PATHS = (*COUNTERS, *STATE_TIMES, CHANGE_TIME)
@@ -159,8 +177,10 @@ async def run_over_wire(scenario: Scenario, transport: str, speed: float, until:
         server = modbus
         devices = [ModbusDevice(e.machine, e.host, e.port, e.unit_id) for e in modbus.endpoints]
         tags = modbus_tags(modbus, paths)
-        source = ModbusPollingSource(devices, tags, interval=0.05, fifo=modbus_fifo(tags),
-                                     stamps=MODBUS_STAMPS)
+        state_log, log_tags = modbus_state_log(modbus)
+        source = ModbusPollingSource(devices, [*tags, *log_tags], interval=0.05,
+                                     fifo=modbus_fifo(tags), stamps=MODBUS_STAMPS,
+                                     state_log=state_log)
     else:
         raise ValueError(f"unknown transport {transport!r}; expected opcua or modbus")
     source.subscribe(collector.on_batch)

@@ -5,8 +5,9 @@ into :mod:`.events`, as a real MES collects:
 
 - state intervals from the changes of the state tags and each change's time (the
   :class:`~.source.TagChange` time: the SourceTimestamp over OPC UA, the simulated instant
-  in process, the PLC's ``StateChangeTime`` or ``Diagnostics.SimTime`` read in the same
-  poll over Modbus, see :mod:`.modbus`). Which tags give the state, and the ISO 22400
+  in process, over Modbus the time of each record of the PLC's state log, ``StateLog.Seq``
+  and ``StateLog.Record[k]``, which the polling transport delivers as changes of the
+  state tags in order, see :mod:`.modbus`). Which tags give the state, and the ISO 22400
   element of each state, is configuration (:mod:`.state_models`): ``Status.MachineState``
   with ``StateReason`` (default), or the PackML ``StateCurrent`` with
   ``Admin.StopReason.ID`` and ``MachineryOperationMode``;
