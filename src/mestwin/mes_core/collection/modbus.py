@@ -6,8 +6,8 @@ registers), decodes them with the shared codec (:mod:`mestwin.protocols.modbus_c
 delivers what changed since the last poll as one batch. Modbus carries no time stamps, so
 a change's time is read from the PLC in the same poll: for a tag configured in *stamps*,
 the tag that dates it (``Status.MachineState`` and ``StateReason`` by
-``Status.StateChangeTime``, the PLC's instant of the change, so state intervals are exact
-however slowly the MES polls); for any other tag, the PLC's simulation clock
+``Status.StateChangeTime``, the PLC's instant of the change, so a state that is seen
+is timed exactly however slowly the MES polls); for any other tag, the PLC's simulation clock
 (``Diagnostics.SimTime``, the time of the scan that published the value: late by up to a
 poll interval). A state that begins and ends between two polls is not seen at all, unless
 the PLC keeps a :class:`StateLog` (below); the collector's reconciliation with the
