@@ -64,6 +64,8 @@ MODBUS_TAGS = (
     "PackTags.Admin.ProdProcessedCount[0].AccCount",
     "PackTags.Admin.ProdDefectiveCount[1].AccCount",
     "PackTags.Admin.StopReason.ID", "PackTags.Admin.PACDateTime", "Diagnostics.SimTime",
+    "StateLog.Seq", "StateLog.Record[0].Seq", "StateLog.Record[0].Time",
+    "StateLog.Record[0].State", "StateLog.Record[0].Reason", "StateLog.Record[1].Seq",
 )
 """Tags an outside collector reads most; the full map is ``mestwin plc map``."""
 
