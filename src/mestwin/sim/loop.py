@@ -27,6 +27,7 @@ from mestwin.sim.scenario import Scenario, build_plant
 from mestwin.sim.scenario.build import plc_options
 from mestwin.sim.scoring import GenealogyTruth
 from mestwin.virtual_plc.plc import VirtualPLC
+from mestwin.virtual_plc.stop_elements import PLANNED_DOWNTIME, STOP_ELEMENTS
 from mestwin.virtual_plc.tags import STOP_REASONS, LossCategory, stop_reason
 
 _LOSS = {
@@ -45,20 +46,17 @@ def reason_codes() -> ReasonCodes:
                         for c in STOP_REASONS})
 
 
-PLANNED_DOWNTIME = ("break", "shift_off", "planned_maintenance", "planned", "cleaning")
-"""Stop reasons of planned downtime (docs/integrators.md: "Planned downtime (5: breaks,
-shifts off, cleaning, planned maintenance)"); the other Planned-category codes are commands
-(operator stop, hold, order complete), inside planned busy time."""
-
-
 def packml_mapping() -> PackMLMapping:
-    """The MES's PackML-state -> ISO 22400 element mapping, configured from the virtual PLC
-    vendor's documentation: planned-downtime and fault (category Breakdown) stop reasons,
+    """The MES's PackML -> ISO 22400 element mapping, configured from the virtual PLC
+    vendor's documentation: the stop-reason -> element table (docs/integrators.md, column
+    "ISO 22400 element"), by which every stop is booked; for a stop without a known reason
+    the PackML-state rule with the planned-downtime and fault (category Breakdown) reasons;
     and the setup reason shown while Execute runs a changeover."""
     return PackMLMapping(
         planned=frozenset(stop_reason(r).id for r in PLANNED_DOWNTIME),
         faults=frozenset(c.id for c in STOP_REASONS if c.category is LossCategory.BREAKDOWN),
-        setup_reason=stop_reason("setup").id)
+        setup_reason=stop_reason("setup").id,
+        reasons=dict(STOP_ELEMENTS))
 
 
 def mes_states(source: str) -> StateModel:

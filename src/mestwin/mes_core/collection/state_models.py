@@ -9,8 +9,12 @@ maps its states to time elements (ISO 22400-2 section 5.3: APT, ASUT, ADET, ADOT
 - :class:`PackMLModel` (``packml``) reads the PackML state ``Status.StateCurrent``
   (ISA-TR88.00.02 numbering) with ``Admin.StopReason.ID`` and the OPC 40001-1
   ``MachineryOperationMode.CurrentState`` (Execute in mode ``Setup`` is a changeover), and
-  books each state by a :class:`PackMLMapping`: Execute -> APT (ASUT in setup), Suspended ->
-  ADOT, Held -> ADET, Aborting/Aborted -> ADET, Stopping/Stopped/Clearing -> PDOT for a
+  books each state by a :class:`PackMLMapping`: Execute -> APT (ASUT in setup); any other
+  state by its stop reason, from the vendor's reason-code -> element table
+  (:attr:`PackMLMapping.reasons`, as real MES reason-code tables do: an operator Abort is
+  a commanded stop, ADOT, though PackML shows Aborted). Only a stop without a known
+  reason (0, or a code the table lacks) falls back to the PackML state: Suspended -> ADOT,
+  Held -> ADET, Aborting/Aborted -> ADET, Stopping/Stopped/Clearing -> PDOT for a
   planned-downtime stop reason, ADET for a fault, else ADOT; a state on the way back to
   Execute (Resetting, Idle, Starting, Unholding, Unsuspending) is booked with the stop it
   ends.
@@ -80,11 +84,11 @@ PACKML_ELEMENTS: Mapping[int, str] = MappingProxyType({
     PackMLCode.STARTING: INHERIT, PackMLCode.UNHOLDING: INHERIT,
     PackMLCode.UNSUSPENDING: INHERIT,
 })
-"""The default PackML-state -> element table (docs/integrators.md, "Plant states, PackML
-states and OEE"): external conditions (Suspended) are ADOT, internal ones (Held) and faults
-(Aborted) ADET; a stop's element depends on its reason, and so does Clearing's (ADET after
-a fault, but PDOT when a planned break began during the breakdown: the PLC's stop reason
-follows the cause); the states on the way back to Execute belong to the stop they end."""
+"""The fallback PackML-state -> element table, for a stop without a known reason
+(docs/integrators.md, "Plant states, PackML states and OEE"): external conditions
+(Suspended) are ADOT, internal ones (Held) and faults (Aborted) ADET; a stop's element
+depends on its reason, and so does Clearing's; the states on the way back to Execute
+belong to the stop they end."""
 
 
 class Classified(NamedTuple):
@@ -136,11 +140,13 @@ class MachineStateModel(StateModel):
 class PackMLMapping:
     """How an integrator maps PackML states to ISO 22400 elements.
 
-    *elements*: PackML code -> element, :data:`BY_REASON` or :data:`INHERIT`; *planned*:
-    stop-reason codes of planned downtime (a stop for them is PDOT); *faults*: codes of
-    faults (a stop on the way back from one is ADET); other stops are ADOT. *setup_mode*
-    is the ``MachineryOperationMode`` of a changeover (Execute in it is ASUT, booked with
-    reason *setup_reason*, since no stop reason is raised).
+    *reasons*: stop-reason code -> element, the vendor's table; it decides every state but
+    Execute whose ``Admin.StopReason.ID`` it has. The rest is the fallback for a stop
+    without a known reason: *elements*: PackML code -> element, :data:`BY_REASON` or
+    :data:`INHERIT`; *planned*: stop-reason codes of planned downtime (a stop for them is
+    PDOT); *faults*: codes of faults (a stop on the way back from one is ADET); other stops
+    are ADOT. *setup_mode* is the ``MachineryOperationMode`` of a changeover (Execute in it
+    is ASUT, booked with reason *setup_reason*, since no stop reason is raised).
     """
 
     planned: frozenset[int] = frozenset()
@@ -148,6 +154,7 @@ class PackMLMapping:
     elements: Mapping[int, str] = field(default_factory=lambda: dict(PACKML_ELEMENTS))
     setup_mode: str = "Setup"
     setup_reason: int = 20
+    reasons: Mapping[int, str] = field(default_factory=dict)
 
     def by_reason(self, reason: int) -> str:
         """Element of a stop (Stopping, Stopped) for stop reason *reason*."""
@@ -176,6 +183,8 @@ class PackMLModel(StateModel):
             if image.get(OPERATION_MODE) == mapping.setup_mode:
                 return Classified(state, mapping.setup_reason, "ASUT")
             return Classified(state, 0, "APT")  # the last stop's reason is history here
+        if reason in mapping.reasons:
+            return Classified(state, reason, mapping.reasons[reason])
         if element == BY_REASON:
             element = mapping.by_reason(reason)
         elif element == INHERIT:
