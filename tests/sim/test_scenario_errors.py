@@ -64,6 +64,22 @@ MISTAKES = [
     ("a quoted count", "buffer: 10", "buffer: '10'", "stations[0].buffer",
      "expected a whole number; got '10'"),
     ("a whole float seed", "seed: 7", "seed: 7.0", "seed", "expected a whole number; got 7.0"),
+    ("a breakdown with a planned reason", "mean: 20min}}", "mean: 20min}, reason: break}",
+     "stations[1].failures.reason", "expected a breakdown reason, not 'break'"),
+    ("a breakdown with a command reason", "mean: 20min}}", "mean: 20min}, reason: abort}",
+     "stations[1].failures.reason", "expected a breakdown reason, not 'abort'"),
+    ("a breakdown called starved", "mean: 20min}}", "mean: 20min}, reason: starved}",
+     "stations[1].failures.reason", "starved/blocked"),
+    ("a minor stop called setup", "    to: sink\n",
+     "    microstops: {every: 10min, duration: 5s, reason: setup}\n    to: sink\n",
+     "stations[1].microstops.reason", "expected a breakdown reason, not 'setup'"),
+    ("planned downtime with a fault's reason", "    to: sink\n",
+     "    planned_downtime: [{start: 1h, duration: 10min, reason: breakdown}]\n    to: sink\n",
+     "stations[1].planned_downtime[0].reason",
+     "expected one of break, shift_off, planned_maintenance, planned, cleaning"),
+    ("a calendar break called operator_hold", "stations:\n",
+     "calendar: {planned_downtime: [{start: 1h, duration: 5min, reason: operator_hold}]}\n"
+     "stations:\n", "calendar.planned_downtime[0].reason", "got 'operator_hold'"),
 ]
 
 

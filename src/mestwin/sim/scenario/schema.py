@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -22,6 +23,7 @@ from pydantic import (
 
 from mestwin.sim.scenario.distributions import DistributionSpec
 from mestwin.sim.scenario.durations import Duration
+from mestwin.virtual_plc.stop_elements import PLANNED_DOWNTIME, RESERVED
 
 Id = str
 _TO = ("Next node, or `sink` to leave the plant; required unless only routings lead here "
@@ -37,6 +39,30 @@ def _one_or_per_product(value: Any) -> str:
 
 def _one_or_list(value: Any) -> str:
     return LIST if isinstance(value, list) else ONE
+
+
+def _loss_reason(reason: str) -> str:
+    """A breakdown's or minor stop's reason: anything but a reason of another state (the
+    PLC vendor's reason -> element table, virtual_plc.stop_elements, books it as ADET)."""
+    if reason in RESERVED:
+        raise ValueError(f"expected a breakdown reason, not {reason!r}: that reason means "
+                         "planned downtime, starved/blocked, setup or a client command")
+    return reason
+
+
+def _planned_reason(reason: str) -> str:
+    """A planned downtime's reason: one of :data:`PLANNED_DOWNTIME` (PDOT)."""
+    if reason not in PLANNED_DOWNTIME:
+        raise ValueError(f"expected one of {', '.join(PLANNED_DOWNTIME)} (the planned-"
+                         f"downtime reasons); got {reason!r}")
+    return reason
+
+
+LossReason = Annotated[str, AfterValidator(_loss_reason), Field(
+    description="Stop reason (Admin.StopReason); any but a planned-downtime, starved, "
+    f"blocked, setup or command reason ({', '.join(sorted(RESERVED))})")]
+PlannedReason = Annotated[str, AfterValidator(_planned_reason),
+                          Field(json_schema_extra={"enum": list(PLANNED_DOWNTIME)})]
 
 
 # Either-or fields pick their branch from the shape of the value, so a mistake is reported
@@ -105,7 +131,7 @@ class FailureSpec(_Model):
     ttf: DistributionSpec
     ttr: DistributionSpec
     basis: Literal["operating", "calendar"] = "operating"
-    reason: str = "breakdown"
+    reason: LossReason = "breakdown"
 
 
 class MicrostopSpec(_Model):
@@ -113,7 +139,7 @@ class MicrostopSpec(_Model):
 
     every: DistributionSpec
     duration: DistributionSpec
-    reason: str = "minor_stop"
+    reason: LossReason = "minor_stop"
 
 
 class SetupSpec(_Model):
@@ -131,7 +157,7 @@ class PlannedDowntimeSpec(_Model):
     start: Duration
     duration: Duration = Field(gt=0)
     every: Duration | None = None
-    reason: str = "planned"
+    reason: PlannedReason = "planned"
 
     @model_validator(mode="after")
     def _fits(self) -> PlannedDowntimeSpec:
