@@ -10,6 +10,7 @@ its event log, not from the table.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,3 +120,22 @@ def test_a_scenario_cannot_put_a_reserved_reason_into_a_breakdown(reason: str) -
     """So no breakdown can carry a reason the table books as something else."""
     with pytest.raises(ScenarioError, match=r"failures\.reason"):
         parse_scenario(_line(failures={"ttf": 600, "ttr": 60, "reason": reason}))
+
+
+def doc_elements() -> dict[int, str]:
+    """Code -> the column "ISO 22400 element" of docs/integrators.md's stop-reason table."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "integrators.md").read_text(
+        encoding="utf-8")
+    start = text.index("<!-- generated: stop_reasons -->")
+    lines = text[start:text.index("<!-- end generated -->", start)].splitlines()
+    header = [c.strip() for c in lines[1].strip("|").split("|")]
+    column = header.index("ISO 22400 element")
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[3:]]
+    return {int(r[0]): r[column] for r in rows if r[column] in ("ASUT", "ADET", "ADOT", "PDOT")}
+
+
+def test_the_integrators_document_shows_the_table() -> None:
+    """What an integrator copies into their MES is the table, code for code."""
+    assert doc_elements() == dict(STOP_ELEMENTS)
+    assert doc_elements()[11] == "ADOT"  # an operator's Abort is a commanded stop
+    assert doc_elements()[74] == "ADET"  # a Suspend command holds the plant

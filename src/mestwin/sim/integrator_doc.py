@@ -37,6 +37,7 @@ from mestwin.virtual_plc.packml import (
 )
 from mestwin.virtual_plc.plc import MIRROR, START_DATETIME, STATION_ACTIONS
 from mestwin.virtual_plc.regmap import build_map
+from mestwin.virtual_plc.stop_elements import STOP_ELEMENTS
 from mestwin.virtual_plc.tags import (
     ACC_COUNT_MAX,
     COUNT_MODULUS,
@@ -124,10 +125,13 @@ def machine_states() -> str:
 
 
 def stop_reasons() -> str:
-    """``StopReason.ID`` / ``Status.StateReason`` codes and their loss category."""
+    """``StopReason.ID`` / ``Status.StateReason`` codes, their loss category and the ISO
+    22400 element a stop with that reason is booked to (virtual_plc ``stop_elements``)."""
     rows = [(r.id, f"`{r.reason}`" if r.reason else "-", r.message,
-             f"{int(r.category)} {_name(r.category)}") for r in STOP_REASONS]
-    return _table(("code", "plant reason", "message", "loss category"), rows)
+             f"{int(r.category)} {_name(r.category)}",
+             STOP_ELEMENTS.get(r.id, "- (by PackML state)")) for r in STOP_REASONS]
+    return _table(("code", "plant reason", "message", "loss category", "ISO 22400 element"),
+                  rows)
 
 
 def loss_categories() -> str:
@@ -198,7 +202,8 @@ def companion_states() -> str:
 
 
 def mes_packml() -> str:
-    """How mestwin's own MES books PackML states (``loop --state-source packml``)."""
+    """How mestwin's own MES books PackML states (``loop --state-source packml``) when
+    ``StopReason.ID`` is 0 or a code its stop-reason table lacks."""
     from mestwin.mes_core.collection.state_models import BY_REASON, INHERIT, PACKML_ELEMENTS
     from mestwin.sim.loop import packml_mapping
 
@@ -218,7 +223,8 @@ def mes_packml() -> str:
 
     rows = [(code, _name(PACKML_NUMBERING.state(code)), rule(element))
             for code, element in sorted(PACKML_ELEMENTS.items())]
-    return _table(("StateCurrent", "state", "ISO 22400 element (our MES)"), rows)
+    return _table(("StateCurrent", "state", "ISO 22400 element (our MES, no known reason)"),
+                  rows)
 
 
 def constants() -> str:
