@@ -9,12 +9,16 @@ SourceTimestamps (the PLC clock: seconds since the ``PACDateTime`` epoch), never
 when a value arrived. It reads no ``OEE.*``, ``Status.MachineState`` or
 ``Diagnostics.SimTime``: those are the twin's conveniences; a real line has PackML.
 
-Booking (docs/integrators.md, "Plant states, PackML states and OEE"): Execute is APT, or
-ASUT while ``MachineryOperationMode`` shows Setup ("setup counts as Execute"); Suspended
-is ADOT (starved, blocked); Held and Aborted are ADET (minor stop, breakdown, hold);
-Stopped is PDOT for a planned-downtime reason (break, shift off, planned maintenance,
-planned, cleaning), else ADOT (a commanded stop). An acting state is booked as the state
-it ends in ("ends: by itself, to ..."). Every interval but processing is booked to the
+Booking (docs/integrators.md, "Plant states, PackML states and OEE": "book a stop by its
+stop reason, not by its PackML state"): Execute is APT, or ASUT while
+``MachineryOperationMode`` shows Setup ("setup counts as Execute"); every other state is
+booked by its ``Admin.StopReason.ID`` from the column "ISO 22400 element" of the
+document's stop-reason table, copied here as :data:`STOP_ELEMENTS` (an operator's Abort,
+11, is ADOT though PackML shows Aborted; a Suspend command's ``operator_hold``, 74, is ADET
+though PackML shows Suspended). Only a stop without a known reason falls back to the
+PackML state: an acting state is booked as the state it ends in ("ends: by itself, to
+..."); Suspended is ADOT; Held and Aborted are ADET; Stopped is PDOT for a
+planned-downtime reason, else ADOT. Every interval but processing is booked to the
 ``Admin.StopReason.ID`` in force (setup: 20, which raises no stop reason).
 """
 
@@ -48,6 +52,12 @@ PLANNED_DOWNTIME = {70, 71, 72, 76, 77}  # break, shift_off, planned_maintenance
 # cleaning; operator_stop 73 and complete 75 are Planned as a category but ADOT in time
 SETUP, MINOR_STOP = 20, 30
 ELEMENTS = ("APT", "ASUT", "ADET", "ADOT", "PDOT")
+# docs/integrators.md, "Stop reasons and loss categories": code -> ISO 22400 element
+STOP_ELEMENTS = {
+    10: "ADET", 11: "ADOT", 20: "ASUT", 21: "ADET", 30: "ADET", 40: "ADET", 50: "ADET",
+    51: "ADET", 60: "ADET", 70: "PDOT", 71: "PDOT", 72: "PDOT", 76: "PDOT", 77: "PDOT",
+    73: "ADOT", 74: "ADET", 75: "ADOT", 80: "ADOT", 81: "ADOT", 99: "ADET",
+}
 
 
 def seconds(stamp: datetime) -> float:
@@ -57,7 +67,11 @@ def seconds(stamp: datetime) -> float:
 
 def element(state: int, reason: int, mode: str) -> str:
     """The ISO 22400-2 time element of a PackML state with its stop reason."""
-    state = ENDS_IN.get(state, state)
+    if state == EXECUTE:
+        return "ASUT" if mode == "Setup" else "APT"
+    if reason in STOP_ELEMENTS:
+        return STOP_ELEMENTS[reason]
+    state = ENDS_IN.get(state, state)  # no known reason: by the PackML state
     if state == EXECUTE:
         return "ASUT" if mode == "Setup" else "APT"
     if state == SUSPENDED:
@@ -84,6 +98,8 @@ class MachineReport:
     elements: dict[str, float] = field(default_factory=lambda: dict.fromkeys(ELEMENTS, 0.0))
     counts: dict[str, int] = field(default_factory=dict)
     downtime_by_reason: dict[int, float] = field(default_factory=dict)
+    downtime_by_element: dict[tuple[int, str], float] = field(default_factory=dict)
+    """(reason code, element) -> seconds: where each reason's downtime was booked."""
     minor_stops: list[tuple[float, float]] = field(default_factory=list)
 
     @property
@@ -194,6 +210,8 @@ def _interval(report: MachineReport, now: dict[str, Any], a: float, b: float) ->
     if booked != "APT":
         code = SETUP if booked == "ASUT" else reason
         report.downtime_by_reason[code] = report.downtime_by_reason.get(code, 0.0) + b - a
+        key = (code, booked)
+        report.downtime_by_element[key] = report.downtime_by_element.get(key, 0.0) + b - a
     minor = booked == "ADET" and reason == MINOR_STOP
     stops = report.minor_stops
     if minor and stops and stops[-1][1] == a:

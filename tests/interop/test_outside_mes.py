@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asyncua import Client, ua
 
 from mestwin.sim.pytest_plugin import VirtualPlant
 from tests.interop import outside_mes
@@ -146,3 +147,93 @@ def test_the_outside_mes_imports_asyncua_and_the_standard_library_only() -> None
     for tag in outside_mes.TAGS:
         assert tag.startswith(("PackTags.", "MachineryOperationMode.")), tag
         assert tag != "PackTags.Status.MachineState"
+
+
+COMMANDED: dict[str, Any] = {
+    "name": "commanded line", "seed": 5, "horizon": "1d",
+    "packml": {"acting_time": {"aborting": "1s", "clearing": 2, "resetting": "1.5s",
+                               "starting": 3, "holding": 0.5, "unholding": 0.25,
+                               "suspending": 0.75, "unsuspending": 1.25, "stopping": 2.5}},
+    "sources": [{"id": "feed", "saturated": True, "to": "m"}],
+    "stations": [{"id": "m", "buffer": 2, "to": "sink",
+                  "process_time": {"dist": "exponential", "mean": 7}}],
+}
+"""One machine a client commands; every PackML acting state takes time."""
+SCRIPT = ((1.0, 8), (1.5, 9), (1.0, 1), (1.0, 2), (1.0, 6), (2.0, 7), (1.0, 4), (1.0, 5),
+          (1.0, 3), (1.0, 1), (1.0, 2))
+"""(wall seconds to wait, CntrlCmd value) a client sends (ISA-TR88.00.02): Abort, Clear,
+Reset, Start; Suspend, Unsuspend; Hold, Unhold; Stop, Reset, Start."""
+COMMAND_REASONS = {11: "ADOT", 74: "ADET", 73: "ADOT"}
+"""The stop reasons of the commands (abort, operator_hold, operator_stop) and the element
+of the plant state each leaves the machine in (stopped, held, stopped)."""
+
+
+async def _command(plant: VirtualPlant) -> None:
+    """As an operator: write each command of :data:`SCRIPT` and its change request."""
+    client = Client(str(plant.endpoints.opcua), timeout=10)
+    client.set_user("operator")
+    client.set_password("operator")
+    await asyncio.wait_for(client.connect(), 30)
+    try:
+        ns = await client.get_namespace_index(outside_mes.NAMESPACE)
+        cmd, request = (client.get_node(f"ns={ns};s={plant.node_id('m', path)}")
+                        for path in ("PackTags.Command.CntrlCmd",
+                                     "PackTags.Command.CmdChangeRequest"))
+        for wait, command in SCRIPT:
+            await asyncio.sleep(wait)
+            await cmd.write_value(ua.Variant(command, ua.VariantType.Int32))
+            await request.write_value(ua.Variant(True, ua.VariantType.Boolean))
+        await asyncio.sleep(1.0)
+    finally:
+        await asyncio.wait_for(client.disconnect(), 10)
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.virtual_plant(scenario=COMMANDED)
+def test_an_outside_mes_books_commanded_stops_as_the_truth_does(
+        virtual_plant: VirtualPlant) -> None:
+    """A client sends Abort, then Clear/Reset/Start; Suspend, Unsuspend; Hold, Unhold; Stop,
+    Reset, Start at 60x. Booked by their stop reasons, every element and every reason's
+    downtime equal the truth's to a millisecond (by PackML state alone the Abort would be
+    ADET and the Suspend ADOT)."""
+    async def run() -> tuple[dict[str, MachineReport], list[dict[str, Any]]]:
+        collector = OeeCollector(str(virtual_plant.endpoints.opcua))
+        await asyncio.wait_for(collector.start(), 30)
+        try:
+            await asyncio.wait_for(asyncio.to_thread(virtual_plant.pace, 60), 30)
+            await _command(virtual_plant)
+            await asyncio.wait_for(asyncio.to_thread(virtual_plant.pause), 30)
+            await asyncio.wait_for(collector.settle(), 30)
+            truth = await asyncio.wait_for(asyncio.to_thread(virtual_plant.truth), 30)
+        finally:
+            await asyncio.wait_for(collector.stop(), 10)
+        states = {c.value for c in collector.changes if c.tag == outside_mes.STATE}
+        assert {9, 5, 11, 2} <= states, states  # Aborted, Suspended, Held, Stopped seen
+        header = truth[0]
+        return collector.report(header["warmup_s"], header["horizon_s"]), truth
+
+    reports, truth = asyncio.run(asyncio.wait_for(run(), 75))
+    true = next(r for r in truth if r["type"] == "machine")
+    booked = {(r["reason_code"], r["element"]) for r in truth if r["type"] == "interval"}
+    for code, element in COMMAND_REASONS.items():
+        assert (code, element) in booked, booked
+        assert true["downtime_by_reason"][str(code)] > 30.0, true  # the command took
+    failures, errors = _compare(reports, truth)
+    seen = reports["m"]
+    start, end = truth[0]["warmup_s"], truth[0]["horizon_s"]
+    by_element: dict[tuple[int, str], float] = {}
+    for r in truth:
+        span = min(r.get("end", 0.0), end) - max(r.get("start", 0.0), start)
+        if r["type"] == "interval" and r["element"] != "APT" and span > 0:
+            key = (r["reason_code"], r["element"])
+            by_element[key] = by_element.get(key, 0.0) + span
+    for key in sorted(set(by_element) | set(seen.downtime_by_element)):
+        t, s = by_element.get(key, 0.0), seen.downtime_by_element.get(key, 0.0)
+        if abs(s - t) > DOWNTIME_FLOOR_S:
+            failures.append(f"m: reason {key[0]} as {key[1]}: {s:.3f} s seen, {t:.3f} s true")
+    print(f"\ncommanded: elements seen {seen.elements}, true {true['elements']}, {errors}")
+    for name in outside_mes.ELEMENTS:
+        if abs(seen.elements[name] - true["elements"][name]) > DOWNTIME_FLOOR_S:
+            failures.append(f"m: {name} {seen.elements[name]:.6f} s seen, "
+                            f"{true['elements'][name]:.6f} s true")
+    assert not failures, "\n".join(failures)

@@ -122,3 +122,56 @@ def test_state_sources_by_name_and_their_tags() -> None:
     assert len(paths) == len(set(paths))
     with pytest.raises(ValueError, match="unknown state source 'plc'"):
         state_model("plc")
+
+
+TABLE = {10: "ADET", 11: "ADOT", 70: "PDOT", 73: "ADOT", 74: "ADET", 80: "ADOT"}
+"""Part of the vendor's stop-reason -> element table (docs/integrators.md)."""
+BY_TABLE = PackMLMapping(planned=MAPPING.planned, faults=MAPPING.faults, reasons=TABLE)
+HOLDING, HELD, UNSUSPENDING = 10, 11, 14
+
+
+def test_with_a_reason_table_every_stop_is_booked_by_its_reason() -> None:
+    """An operator's Abort (Aborted, reason 11) is ADOT, a Suspend command (Suspended,
+    reason 74) ADET, each with its way back; Execute stays APT; a stop without a reason
+    (0) or with one the table lacks (55) is booked by its PackML state."""
+    reasons = ReasonCodes({**REASONS.codes, 0: ReasonCode(0, "none"), 11: ReasonCode(11, "abort"),
+                           74: ReasonCode(74, "operator_hold"), 55: ReasonCode(55, "x")})
+    events: list[Event] = []
+    collector = Collector(reasons, [events.extend], states=PackMLModel(BY_TABLE))
+    for batch in (
+        [*_at(0.0, (OPERATION_MODE, "Processing"), (STOP_REASON, 0)), *_packml(0.0, EXECUTE)],
+        _packml(10.0, ABORTING, ABORTED, reason=11),
+        _packml(30.0, CLEARING, STOPPED, reason=73),
+        _packml(40.0, RESETTING, IDLE), _packml(45.0, STARTING), _packml(48.0, EXECUTE),
+        _packml(60.0, SUSPENDING, SUSPENDED, reason=74),
+        _packml(80.0, UNSUSPENDING), _packml(81.0, EXECUTE),
+        _packml(90.0, HOLDING, HELD, reason=55),
+        _packml(95.0, EXECUTE), _packml(100.0, ABORTING, ABORTED, reason=0),
+    ):
+        collector.on_batch(batch)
+    collector.close(110.0)
+    assert [(i.start, i.end, i.element, i.reason) for i in events
+            if isinstance(i, StateInterval) and i.end > i.start] == [
+        (0.0, 10.0, "APT", "processing"), (10.0, 30.0, "ADOT", "abort"),
+        (30.0, 40.0, "ADOT", "operator_stop"), (40.0, 45.0, "ADOT", "operator_stop"),
+        (45.0, 48.0, "ADOT", "operator_stop"), (48.0, 60.0, "APT", "processing"),
+        (60.0, 80.0, "ADET", "operator_hold"), (80.0, 81.0, "ADET", "operator_hold"),
+        (81.0, 90.0, "APT", "processing"), (90.0, 95.0, "ADET", "x"),
+        (95.0, 100.0, "APT", "processing"), (100.0, 110.0, "ADET", "none")]
+
+
+def test_the_same_stops_by_packml_state_alone_disagree() -> None:
+    """Without the table (the PackML-state rule): the Abort is ADET and the Suspend ADOT,
+    which is what the reason table corrects."""
+    model = PackMLModel(MAPPING)
+    assert model.classify({PACKML_STATE: ABORTED, STOP_REASON: 11}, "ADET") == (ABORTED, 11,
+                                                                                 "ADET")
+    assert model.classify({PACKML_STATE: SUSPENDED, STOP_REASON: 74}, "ADOT") == (
+        SUSPENDED, 74, "ADOT")
+    table = PackMLModel(BY_TABLE)
+    assert table.classify({PACKML_STATE: ABORTED, STOP_REASON: 11}, "ADET") == (ABORTED, 11,
+                                                                                "ADOT")
+    assert table.classify({PACKML_STATE: SUSPENDED, STOP_REASON: 74}, "ADOT") == (
+        SUSPENDED, 74, "ADET")
+    assert table.classify({PACKML_STATE: EXECUTE, STOP_REASON: 74}, "ADET") == (EXECUTE, 0,
+                                                                               "APT")
