@@ -31,6 +31,7 @@ from asyncua import Client, ua
 from mestwin.sim.pytest_plugin import VirtualPlant
 from tests.interop import outside_mes
 from tests.interop.outside_mes import MINOR_STOP, MachineReport, OeeCollector
+from tests.virtual_plc.test_stop_elements import doc_elements
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = [*sorted((HERE.parents[1] / "scenarios").glob("*.yaml")), HERE / "microstops.yaml"]
@@ -237,3 +238,10 @@ def test_an_outside_mes_books_commanded_stops_as_the_truth_does(
             failures.append(f"m: {name} {seen.elements[name]:.6f} s seen, "
                             f"{true['elements'][name]:.6f} s true")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.timeout(10)
+def test_the_outside_mes_copied_the_documents_stop_reason_table() -> None:
+    """Its literal reason -> element dict is the column of docs/integrators.md, code for
+    code (as an integrator would copy it; the document is generated from the code)."""
+    assert doc_elements() == outside_mes.STOP_ELEMENTS
