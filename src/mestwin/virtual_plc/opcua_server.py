@@ -19,11 +19,10 @@ Beside it, each machine is an OPC 40001-1 MachineryItem in ``Objects/Machines`` 
 Values flow one way: a publisher task copies what changed in each PLC's
 :class:`~mestwin.virtual_plc.tag_values.TagValues` (``changed_since``) into the address
 space every ``publish_interval`` wall seconds (sooner when a clock driver
-(:class:`ClockDriver`) reports a batch). Like a real PLC's, every value's SourceTimestamp is
-the instant it changed on the PLC clock, the clock of ``PACDateTime``:
-``VirtualPLC.start_datetime`` + simulated seconds (``env.now``), so values changed in one
-instant share it; ServerTimestamp is wall time. A monitored item with QueueSize > 1 receives
-every change in order (:mod:`.opcua_history`); one with QueueSize 1 the latest value. Client
+(:class:`ClockDriver`) reports a batch), each value stamped with its instant on the PLC
+clock (``PACDateTime``); how is :mod:`.opcua_publish`. A monitored item with QueueSize > 1
+receives every change in order (:mod:`.opcua_history`); one with QueueSize 1 the latest
+value. Client
 writes to tags go through ``VirtualPLC.write`` (the rule set Modbus shares): BadNotWritable
 for a read-only tag, BadUserAccessDenied for a session without the operator role,
 BadTypeMismatch for a Variant of the wrong built-in type, BadOutOfRange for a value the PLC
@@ -42,8 +41,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
@@ -55,15 +53,9 @@ from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
 
-from mestwin.virtual_plc.opcua_companion import Aliases, Companion, import_nodesets, write_changes
-from mestwin.virtual_plc.opcua_history import (
-    ChangeHistory,
-    deep_queue_size,
-    deliver_queued,
-    monitored_nodes,
-    revise_default_queues,
-)
-from mestwin.virtual_plc.opcua_jobs import JobOrderList, MachineSample, UaMethod, job_methods
+from mestwin.virtual_plc.opcua_companion import Companion, import_nodesets
+from mestwin.virtual_plc.opcua_history import monitored_nodes, revise_default_queues
+from mestwin.virtual_plc.opcua_jobs import JobOrderList, UaMethod, job_methods
 from mestwin.virtual_plc.opcua_nodes import (
     VARIANT_TYPES,
     VT,
@@ -75,20 +67,25 @@ from mestwin.virtual_plc.opcua_nodes import (
     status,
     tag_variant,
 )
+from mestwin.virtual_plc.opcua_publish import (
+    RECHECK_QUEUES_S,
+    ServedMachine,
+    as_int,
+    follow,
+    publish_machine,
+    push,
+)
 from mestwin.virtual_plc.opcua_security import OpcUaSecurity, Role, apply_security, role_of
 from mestwin.virtual_plc.opcua_transport import GuardedServer
 from mestwin.virtual_plc.packml import Command, State, transition
 from mestwin.virtual_plc.plc import VirtualPLC, WriteStatus
-from mestwin.virtual_plc.tags import TagSpec, TagValue
+from mestwin.virtual_plc.tags import TagSpec
 
 __all__ = ["NAMESPACE_URI", "PACKML_METHODS", "PlcOpcUaServer", "node_id_string"]
 
 NAMESPACE_URI = "urn:mestwin:virtual-plc"
 
 _log = logging.getLogger(__name__)
-RECHECK_QUEUES_S = 1.0
-"""Wall seconds between looks for queued items that went away with a deleted subscription
-or session (asyncua tells of no such deletion; a look costs a little per followed tag)."""
 _WRITE_STATUS: dict[WriteStatus, int] = {
     WriteStatus.OK: StatusCodes.Good,
     WriteStatus.UNKNOWN_TAG: StatusCodes.BadNodeIdUnknown,
@@ -115,10 +112,6 @@ PACKML_METHODS: tuple[Command, ...] = (
 )
 """PackML commands offered as methods on each machine object (named ``Reset``, ``Start``...)."""
 
-def _value(variant: ua.Variant, source: datetime | None, server: datetime) -> ua.DataValue:
-    return ua.DataValue(variant, SourceTimestamp=source, ServerTimestamp=server)  # type: ignore[arg-type]
-
-
 class ClockDriver(Protocol):
     """What the server needs of the real-time driver (``mestwin.sim.realtime``), which
     lives in a higher package: its speed, and a wake-up after each batch of events."""
@@ -129,29 +122,6 @@ class ClockDriver(Protocol):
     def add_listener(self, listener: Callable[[], Any]) -> None: ...
 
     def remove_listener(self, listener: Callable[[], Any]) -> None: ...
-
-
-@dataclass
-class _Machine:
-    """A served PLC: its nodes and what the publisher last pushed."""
-
-    plc: VirtualPLC
-    jobs: JobOrderList
-    nodes: dict[str, ua.NodeId] = field(default_factory=dict)  # tag path -> NodeId
-    aliases: Aliases = field(default_factory=dict)  # tag path -> companion variables
-    version: int = -1
-    jobs_version: int = -1
-    history: ChangeHistory = field(init=False)
-    """What the publisher last pushed, and the changes it owes queued items."""
-
-    def __post_init__(self) -> None:
-        self.history = ChangeHistory(self.plc.tags)
-
-    def stamp(self, instant: float | None = None) -> datetime:
-        """The PLC clock (``PACDateTime``) at simulated *instant*; now if None (a tag
-        never changed since the PLC started: dated when first served)."""
-        plc = self.plc
-        return plc.start_datetime + timedelta(seconds=plc.env.now if instant is None else instant)
 
 
 _ADMIN = User(role=UserRole.Admin)  # asyncua's default: the server's own internal session
@@ -187,7 +157,8 @@ class _PlcAttributeService(AttributeService):
         level = self._server.ua.iserver.aspace.read_attribute_value(
             value.NodeId, AttributeIds.AccessLevel
         )
-        if level.Value is None or not (_int(level.Value.Value) & ua.AccessLevel.CurrentWrite.mask):
+        writable = ua.AccessLevel.CurrentWrite.mask
+        if level.Value is None or not (as_int(level.Value.Value) & writable):
             return status(StatusCodes.BadNotWritable)
         if role_of(self._server.ua, user) is not Role.OPERATOR:
             return status(StatusCodes.BadUserAccessDenied)
@@ -234,10 +205,10 @@ class PlcOpcUaServer:
         self.build_seconds = 0.0
         """Wall time the last address-space build took."""
         self._machines = [
-            _Machine(p, self.job_lists[k]) for p, k in zip(self.plcs, keys, strict=True)
+            ServedMachine(p, self.job_lists[k]) for p, k in zip(self.plcs, keys, strict=True)
         ]
-        self._bindings: dict[ua.NodeId, tuple[_Machine, TagSpec]] = {}
-        self._followed: dict[ua.NodeId, tuple[_Machine, TagSpec]] = {}  # bindings + aliases
+        self._bindings: dict[ua.NodeId, tuple[ServedMachine, TagSpec]] = {}
+        self._followed: dict[ua.NodeId, tuple[ServedMachine, TagSpec]] = {}  # bindings + aliases
         self._wake = asyncio.Event()
         self._recheck_at = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -348,7 +319,7 @@ class PlcOpcUaServer:
                     f"{base}.{command.name.title()}", root, self._packml_method(plc, command)
                 )
             jobs = builder.folder(folders, base, "JobManagement")
-            builder.var(
+            machine.job_list = builder.var(
                 f"{base}.JobManagement.JobOrderList",
                 jobs,
                 "JobOrderList",
@@ -418,49 +389,14 @@ class PlcOpcUaServer:
         if recheck:
             self._recheck_at = time.monotonic() + RECHECK_QUEUES_S
         for machine in self._machines:
-            tags = machine.plc.tags
-            if speed is not None:
-                tags.set("Diagnostics.SpeedFactor", float(speed))
-            self._update_jobs(machine)
-            for path in machine.history.paths if recheck else ():  # gone with a session?
-                self._follow(machine, path)
-            if tags.version != machine.version:
-                changed = (
-                    tags.changed_since(machine.version) if machine.version >= 0 else tags.as_dict()
-                )
-                machine.version = tags.version
-                for path in changed:
-                    pushed += await self._push(machine, path, now)
-            if machine.jobs.version != machine.jobs_version:
-                machine.jobs_version = machine.jobs.version
-                job_list = self.node_id(machine.plc, "JobManagement.JobOrderList")
-                dv = _value(ua.Variant(machine.jobs.to_json(), VT.String), machine.stamp(), now)
-                await aspace.write_attribute_value(job_list, AttributeIds.Value, dv)
-                pushed += 1
+            pushed += await publish_machine(aspace, machine, now, speed, recheck)
         return pushed
 
-    async def _push(self, machine: _Machine, path: str, now: datetime) -> int:
-        """Write what *path* is due (:meth:`ChangeHistory.due`), each value stamped with
-        its instant on the PLC clock; returns how many values."""
-        spec, node = machine.plc.tags.specs[path], machine.nodes[path]
-        changes, aspace = machine.history.due(path), self.ua.iserver.aspace
-        aliases, shown = machine.aliases.get(path), []
-        for i, (value, instant) in enumerate(changes, 1 - len(changes)):
-            dv = _value(tag_variant(spec, value), machine.stamp(instant), now)
-            if i:  # an older change: to the queues only
-                await deliver_queued(aspace, node, dv)
-            else:
-                await aspace.write_attribute_value(node, AttributeIds.Value, dv)
-            if aliases:
-                shown.append((value, dv))
-        for alias in aliases or ():  # its companion variables, the same way
-            await write_changes(aspace, alias.node, alias.values(shown))
-        return len(changes)
+    async def _push(self, machine: ServedMachine, path: str, now: datetime) -> int:
+        return await push(self.ua.iserver.aspace, machine, path, now)
 
-    def _follow(self, machine: _Machine, path: str) -> None:
-        """Record *path*'s every change while a monitored item queues more than one."""
-        nodes = (machine.nodes[path], *(a.node for a in machine.aliases.get(path, ())))
-        machine.history.follow(path, max(deep_queue_size(self.ua.iserver.aspace, n) for n in nodes))
+    def _follow(self, machine: ServedMachine, path: str) -> None:
+        follow(self.ua.iserver.aspace, machine, path)
 
     def _items_changed(self, event: ServerItemCallback, _service: object) -> None:
         """Monitored items were created or modified: follow the tags they queue."""
@@ -468,18 +404,6 @@ class PlcOpcUaServer:
         for node in monitored_nodes(self.ua.iserver.aspace, event, self._followed):
             machine, spec = self._followed[node]
             self._follow(machine, spec.path)
-
-    def _update_jobs(self, machine: _Machine) -> None:
-        tags = machine.plc.tags
-        clock = tags["PackTags.Admin.PACDateTime"]
-        machine.jobs.update(
-            MachineSample(
-                executing=machine.plc.packml.state is State.EXECUTE,
-                processed=_int(tags["PackTags.Admin.ProdProcessedCount[0].AccCount"]),
-                defective=_int(tags["PackTags.Admin.ProdDefectiveCount[0].AccCount"]),
-                clock=clock if isinstance(clock, datetime) else datetime.now(UTC),
-            )
-        )
 
     # -- what the session's user may do ------------------------------------------------
 
@@ -494,7 +418,7 @@ class PlcOpcUaServer:
             if item.AttributeId == AttributeIds.UserAccessLevel:
                 own = aspace.read_attribute_value(item.NodeId, AttributeIds.AccessLevel)
                 if own.Value is not None and own.Value.Value is not None:
-                    level = _int(own.Value.Value) & (0xFF if operator else ~_WRITE_BITS & 0xFF)
+                    level = as_int(own.Value.Value) & (0xFF if operator else ~_WRITE_BITS & 0xFF)
                     results[i] = ua.DataValue(ua.Variant(level, VT.Byte))
             elif item.AttributeId == AttributeIds.UserExecutable:
                 own = aspace.read_attribute_value(item.NodeId, AttributeIds.Executable)
@@ -505,7 +429,7 @@ class PlcOpcUaServer:
     # -- client writes ---------------------------------------------------------------
 
     async def _client_write(
-        self, machine: _Machine, spec: TagSpec, write: ua.WriteValue, user: User
+        self, machine: ServedMachine, spec: TagSpec, write: ua.WriteValue, user: User
     ) -> int:
         if write.AttributeId != AttributeIds.Value or not spec.writable:
             return StatusCodes.BadNotWritable
@@ -525,7 +449,3 @@ class PlcOpcUaServer:
         else:
             _log.info("OPC UA write refused: %s", result.message)
         return _WRITE_STATUS[result.status]
-
-
-def _int(value: TagValue) -> int:
-    return value if isinstance(value, int) else 0
