@@ -22,13 +22,8 @@ space every ``publish_interval`` wall seconds (sooner when a clock driver
 (:class:`ClockDriver`) reports a batch), each value stamped with its instant on the PLC
 clock (``PACDateTime``); how is :mod:`.opcua_publish`. A monitored item with QueueSize > 1
 receives every change in order (:mod:`.opcua_history`); one with QueueSize 1 the latest
-value. Client
-writes to tags go through ``VirtualPLC.write`` (the rule set Modbus shares): BadNotWritable
-for a read-only tag, BadUserAccessDenied for a session without the operator role,
-BadTypeMismatch for a Variant of the wrong built-in type, BadOutOfRange for a value the PLC
-refuses (a CntrlCmd outside 0..10, a UnitMode outside 1..3, a string over its length); a
-write to a node that does not exist is BadNodeIdUnknown. UserAccessLevel and UserExecutable
-are answered per session: without the operator role nothing is writable or executable.
+value. Client writes go through ``VirtualPLC.write`` (the rule set Modbus shares), and
+UserAccessLevel and UserExecutable are answered per session (:mod:`.opcua_access`).
 
 The asyncua server underneath is a :class:`~.opcua_transport.GuardedServer`: its endpoints'
 security is enforced on every path, and malformed messages get ERR and a closed connection.
@@ -47,17 +42,14 @@ from urllib.parse import urlparse
 
 from asyncua import ua
 from asyncua.common.callback import CallbackType, ServerItemCallback
-from asyncua.crypto.permission_rules import User, UserRole
-from asyncua.server.address_space import AttributeService
-from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
 
+from mestwin.virtual_plc.opcua_access import Bindings, PlcAttributeService, user_access
 from mestwin.virtual_plc.opcua_companion import Companion, import_nodesets
 from mestwin.virtual_plc.opcua_history import monitored_nodes, revise_default_queues
 from mestwin.virtual_plc.opcua_jobs import JobOrderList, UaMethod, job_methods
 from mestwin.virtual_plc.opcua_nodes import (
-    VARIANT_TYPES,
     VT,
     NodeBuilder,
     describe,
@@ -70,15 +62,13 @@ from mestwin.virtual_plc.opcua_nodes import (
 from mestwin.virtual_plc.opcua_publish import (
     RECHECK_QUEUES_S,
     ServedMachine,
-    as_int,
     follow,
     publish_machine,
-    push,
 )
-from mestwin.virtual_plc.opcua_security import OpcUaSecurity, Role, apply_security, role_of
+from mestwin.virtual_plc.opcua_security import OpcUaSecurity, apply_security
 from mestwin.virtual_plc.opcua_transport import GuardedServer
 from mestwin.virtual_plc.packml import Command, State, transition
-from mestwin.virtual_plc.plc import VirtualPLC, WriteStatus
+from mestwin.virtual_plc.plc import VirtualPLC
 from mestwin.virtual_plc.tags import TagSpec
 
 __all__ = ["NAMESPACE_URI", "PACKML_METHODS", "PlcOpcUaServer", "node_id_string"]
@@ -86,19 +76,6 @@ __all__ = ["NAMESPACE_URI", "PACKML_METHODS", "PlcOpcUaServer", "node_id_string"
 NAMESPACE_URI = "urn:mestwin:virtual-plc"
 
 _log = logging.getLogger(__name__)
-_WRITE_STATUS: dict[WriteStatus, int] = {
-    WriteStatus.OK: StatusCodes.Good,
-    WriteStatus.UNKNOWN_TAG: StatusCodes.BadNodeIdUnknown,
-    WriteStatus.READ_ONLY: StatusCodes.BadNotWritable,
-    WriteStatus.TYPE_MISMATCH: StatusCodes.BadTypeMismatch,
-    WriteStatus.OUT_OF_RANGE: StatusCodes.BadOutOfRange,
-}
-_WRITE_BITS = (
-    ua.AccessLevel.CurrentWrite.mask | ua.AccessLevel.HistoryWrite.mask
-    | ua.AccessLevel.SemanticChange.mask | ua.AccessLevel.StatusWrite.mask
-    | ua.AccessLevel.TimestampWrite.mask
-)
-"""AccessLevel bits a session without the operator role does not get (OPC 10000-3 8.57)."""
 PACKML_METHODS: tuple[Command, ...] = (
     Command.RESET,
     Command.START,
@@ -122,47 +99,6 @@ class ClockDriver(Protocol):
     def add_listener(self, listener: Callable[[], Any]) -> None: ...
 
     def remove_listener(self, listener: Callable[[], Any]) -> None: ...
-
-
-_ADMIN = User(role=UserRole.Admin)  # asyncua's default: the server's own internal session
-
-
-class _PlcAttributeService(AttributeService):
-    """asyncua's Write service, with writes to PLC tags routed through ``VirtualPLC.write``."""
-
-    def __init__(self, server: PlcOpcUaServer, original: AttributeService) -> None:
-        super().__init__(server.ua.iserver.aspace)
-        self._server = server
-        self._original = original
-
-    async def write(self, params: ua.WriteParameters, user: User = _ADMIN) -> list[ua.StatusCode]:
-        results: list[ua.StatusCode] = []
-        for value in params.NodesToWrite:
-            binding = self._server._bindings.get(value.NodeId)
-            if user.role == UserRole.Admin:
-                one = ua.WriteParameters(NodesToWrite=[value])
-                results.extend(await self._original.write(one, user))
-            elif binding is not None:
-                results.append(status(await self._server._client_write(*binding, value, user)))
-            else:
-                results.append(await self._other_write(value, user))
-        return results
-
-    async def _other_write(self, value: ua.WriteValue, user: User) -> ua.StatusCode:
-        """A client's write to a node that is no PLC tag (OPC 10000-4 5.10.4.4 codes)."""
-        if value.NodeId not in self._server.ua.iserver.aspace:
-            return status(StatusCodes.BadNodeIdUnknown)
-        if value.AttributeId != AttributeIds.Value:
-            return status(StatusCodes.BadNotWritable)
-        level = self._server.ua.iserver.aspace.read_attribute_value(
-            value.NodeId, AttributeIds.AccessLevel
-        )
-        writable = ua.AccessLevel.CurrentWrite.mask
-        if level.Value is None or not (as_int(level.Value.Value) & writable):
-            return status(StatusCodes.BadNotWritable)
-        if role_of(self._server.ua, user) is not Role.OPERATOR:
-            return status(StatusCodes.BadUserAccessDenied)
-        return (await self._original.write(ua.WriteParameters(NodesToWrite=[value]), user))[0]
 
 
 class PlcOpcUaServer:
@@ -207,7 +143,7 @@ class PlcOpcUaServer:
         self._machines = [
             ServedMachine(p, self.job_lists[k]) for p, k in zip(self.plcs, keys, strict=True)
         ]
-        self._bindings: dict[ua.NodeId, tuple[ServedMachine, TagSpec]] = {}
+        self._bindings: Bindings = {}
         self._followed: dict[ua.NodeId, tuple[ServedMachine, TagSpec]] = {}  # bindings + aliases
         self._wake = asyncio.Event()
         self._recheck_at = 0.0
@@ -236,8 +172,8 @@ class PlcOpcUaServer:
         self._build()
         self._build_companion(await server.get_namespace_array())
         self.build_seconds = time.perf_counter() - started
-        server.iserver.attribute_service = _PlcAttributeService(
-            self, server.iserver.attribute_service
+        server.iserver.attribute_service = PlcAttributeService(
+            server, self._bindings, server.iserver.attribute_service
         )
         server.subscribe_server_callback(CallbackType.PostRead, self._user_access)
         for kind in (CallbackType.ItemSubscriptionCreated, CallbackType.ItemSubscriptionModified):
@@ -392,9 +328,6 @@ class PlcOpcUaServer:
             pushed += await publish_machine(aspace, machine, now, speed, recheck)
         return pushed
 
-    async def _push(self, machine: ServedMachine, path: str, now: datetime) -> int:
-        return await push(self.ua.iserver.aspace, machine, path, now)
-
     def _follow(self, machine: ServedMachine, path: str) -> None:
         follow(self.ua.iserver.aspace, machine, path)
 
@@ -408,44 +341,4 @@ class PlcOpcUaServer:
     # -- what the session's user may do ------------------------------------------------
 
     def _user_access(self, event: ServerItemCallback, _service: object) -> None:
-        """Answer UserAccessLevel and UserExecutable for the reading session's user
-        (OPC 10000-3 5.6.2, 5.7): without the operator role nothing is writable or
-        executable, just as the Write and Call services then refuse."""
-        operator = role_of(self.ua, event.user) is Role.OPERATOR
-        results: list[ua.DataValue] = event.response_params
-        aspace = self.ua.iserver.aspace
-        for i, item in enumerate(event.request_params.NodesToRead):
-            if item.AttributeId == AttributeIds.UserAccessLevel:
-                own = aspace.read_attribute_value(item.NodeId, AttributeIds.AccessLevel)
-                if own.Value is not None and own.Value.Value is not None:
-                    level = as_int(own.Value.Value) & (0xFF if operator else ~_WRITE_BITS & 0xFF)
-                    results[i] = ua.DataValue(ua.Variant(level, VT.Byte))
-            elif item.AttributeId == AttributeIds.UserExecutable:
-                own = aspace.read_attribute_value(item.NodeId, AttributeIds.Executable)
-                if own.Value is not None and own.Value.Value is not None:
-                    executable = operator and bool(own.Value.Value)
-                    results[i] = ua.DataValue(ua.Variant(executable, VT.Boolean))
-
-    # -- client writes ---------------------------------------------------------------
-
-    async def _client_write(
-        self, machine: ServedMachine, spec: TagSpec, write: ua.WriteValue, user: User
-    ) -> int:
-        if write.AttributeId != AttributeIds.Value or not spec.writable:
-            return StatusCodes.BadNotWritable
-        if role_of(self.ua, user) is not Role.OPERATOR:
-            return StatusCodes.BadUserAccessDenied
-        if write.IndexRange:
-            return StatusCodes.BadIndexRangeInvalid
-        variant = write.Value.Value if write.Value is not None else None
-        if variant is None or variant.VariantType != VARIANT_TYPES[spec.data_type]:
-            return StatusCodes.BadTypeMismatch
-        value = variant.Value
-        if isinstance(value, datetime) and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        result = machine.plc.write(spec.path, value)
-        if result.accepted:  # show the new value at once; the publisher skips it later
-            await self._push(machine, spec.path, datetime.now(UTC))
-        else:
-            _log.info("OPC UA write refused: %s", result.message)
-        return _WRITE_STATUS[result.status]
+        user_access(self.ua, event)
