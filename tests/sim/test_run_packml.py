@@ -94,7 +94,8 @@ def test_run_truth_with_acting_times_is_the_truth_of_serve(tmp_path: Path) -> No
 @pytest.mark.timeout(120)
 def test_run_kpis_with_acting_times_are_the_truth_of_loop(tmp_path: Path) -> None:
     """run --json's station figures are the sums of loop --json's truth per machine (a
-    station of two servers is two machines there)."""
+    station of two servers is two machines there); a one-machine station's KPIs are the
+    loop's truth KPIs."""
     scenario = _write(tmp_path, LINE)
     ran = json.loads(_mestwin("run", str(scenario), "--no-progress", "--json").stdout)
     looped = json.loads(_mestwin("loop", str(scenario), "--json").stdout)["machines"]
@@ -108,6 +109,8 @@ def test_run_kpis_with_acting_times_are_the_truth_of_loop(tmp_path: Path) -> Non
         assert figures["produced"] == sum(t["PQ"] for t in truth)
         assert figures["good"] == sum(t["GQ"] for t in truth)
         assert figures["rework"] == sum(t["RQ"] for t in truth)
+    for kpi in ("availability", "effectiveness", "quality_ratio", "oee"):  # one machine
+        assert ran["stations"]["cut"]["kpi"][kpi] == pytest.approx(looped["cut"]["truth"][kpi])
     assert ran["stations"]["pack"]["failures"] > 0  # PackML did leave Execute
 
 
