@@ -18,23 +18,12 @@ import pytest
 from mestwin.sim.run import needs_plcs
 from mestwin.sim.scenario import build_plant
 from mestwin.sim.scenario.schema import Scenario
+from tests.sim.test_serve import TRUTH_LINE
 
 ACTING = {"clearing": "20s", "resetting": "10s", "starting": "30s", "unsuspending": "5s"}
-# A small line with breakdowns, so PackML leaves and re-enters Execute through acting states.
-LINE: dict[str, Any] = {
-    "name": "acting line", "seed": 4, "horizon": "4h", "warmup": "30min",
-    "packml": {"acting_time": ACTING},
-    "sources": [{"id": "arrivals", "interarrival": {"dist": "exponential", "mean": "40s"},
-                 "to": "cut"}],
-    "stations": [
-        {"id": "cut", "process_time": {"dist": "exponential", "mean": "30s"}, "buffer": 5,
-         "scrap": 0.05, "to": "pack"},
-        {"id": "pack", "servers": 2, "process_time": {"dist": "constant", "value": "70s"},
-         "rework": 0.05, "failures": {"ttf": {"dist": "exponential", "mean": "1h"},
-                                      "ttr": {"dist": "exponential", "mean": "5min"}},
-         "to": "sink"},
-    ],
-}
+# serve's truth line (breakdowns, so PackML leaves and re-enters Execute through acting
+# states) with acting times.
+LINE: dict[str, Any] = {**TRUTH_LINE, "name": "acting line", "packml": {"acting_time": ACTING}}
 ELEMENTS = ("APT", "ASUT", "ADET", "ADOT", "PDOT")
 
 

@@ -270,3 +270,24 @@ def test_strings_over_their_limit_are_refused_and_nothing_is_stored() -> None:
             await client.disconnect()
 
     served()(body)
+
+
+@pytest.mark.timeout(60)
+def test_the_state_log_is_served_over_modbus_only() -> None:
+    """OPC UA delivers every state change with its own time stamp, so the PLC's state log
+    (an event buffer for register polling) is not in the address space; the OEE state tags
+    it records are."""
+
+    async def body(_plant: Plant, plc: VirtualPLC, server: PlcOpcUaServer) -> None:
+        client = await client_for(server)
+        try:
+            log = client.get_node(server.node_id(plc, "StateLog.Seq"))
+            with pytest.raises(ua.UaStatusCodeError) as refused:
+                await log.read_value()
+            assert refused.value.code == BAD_NODE_ID_UNKNOWN
+            state = client.get_node(server.node_id(plc, "PackTags.Status.MachineState"))
+            assert await state.read_value() == plc.tags["PackTags.Status.MachineState"]
+        finally:
+            await client.disconnect()
+
+    served()(body)

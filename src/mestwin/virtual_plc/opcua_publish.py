@@ -87,8 +87,10 @@ async def publish_machine(aspace: AddressSpace, machine: ServedMachine, now: dat
             tags.changed_since(machine.version) if machine.version >= 0 else tags.as_dict()
         )
         machine.version = tags.version
+        served = machine.nodes
         for path in changed:
-            pushed += await push(aspace, machine, path, now)
+            if path in served:  # the Modbus-only state log is not
+                pushed += await push(aspace, machine, path, now)
     if machine.jobs.version != machine.jobs_version:
         machine.jobs_version = machine.jobs.version
         dv = data_value(ua.Variant(machine.jobs.to_json(), VT.String), machine.stamp(), now)

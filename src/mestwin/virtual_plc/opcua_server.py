@@ -239,6 +239,8 @@ class PlcOpcUaServer:
             root = builder.obj(base, lines[plc.line], plc.machine, folder=False)
             folders: dict[str, ua.NodeId] = {"": root}
             for path, spec in plc.tags.specs.items():
+                if not spec.opcua:
+                    continue
                 parent = builder.folder(folders, base, path.rpartition(".")[0])
                 node = builder.var(
                     f"{base}.{path}",

@@ -120,6 +120,13 @@ class TagSpec:
     than its data type (``CntrlCmd``: the PackML commands, ``UnitMode``: the modes)."""
 
     @property
+    def opcua(self) -> bool:
+        """Whether OPC UA serves the tag: every tag but the state log, an event buffer for
+        clients that poll registers (OPC UA delivers each change with its own time stamp,
+        and 257 variables per machine would slow a server's start-up by half)."""
+        return self.group is not Group.STATE_LOG
+
+    @property
     def writable(self) -> bool:
         """True if clients may write the tag."""
         return self.access is Access.READ_WRITE
@@ -316,7 +323,8 @@ half again as margin at 8 registers a record (512 registers, 5 reads of 120 when
 More would not rescue the bottling line at 600x, where one process cannot both simulate
 and poll (its polls fall behind by hundreds of changes; 128 slots were overrun too), and
 every slot is four OPC UA variables: 128 slots take a 20-machine server's start-up from
-2.7 s to 5.0 s, 64 to 3.9 s (target 5 s)."""
+2.7 s to 5.0 s, 64 to 3.9 s (target 5 s), so the log is served over Modbus only
+(:attr:`TagSpec.opcua`)."""
 _STATE_LOG = [
     ("Seq", _U32, _R, "", "Sequence number of the newest state-log record (0 none yet)"),
     *[row for k in range(STATE_LOG_SLOTS) for row in (
