@@ -128,24 +128,25 @@ def seconds(stamp: datetime) -> float:
 
 
 @pytest.mark.timeout(500)
-@pytest.mark.parametrize("speed", [60.0, 600.0])
+@pytest.mark.parametrize(("speed", "horizon"), [(60.0, HORIZON / 2), (600.0, HORIZON)])
 def test_a_queued_subscription_receives_every_state_change_stamped_at_its_instant(
-    speed: float,
+    speed: float, horizon: float,
 ) -> None:
     """QueueSize 1000 on StateCurrent: every change the PLC made, in order, each stamped
     (to the millisecond) with its instant on the PACDateTime clock; availability timed from
-    those stamps alone matches the ground truth within 0.2 pp, and every micro-stop shows."""
+    those stamps alone matches the ground truth within 0.2 pp, and every micro-stop shows.
+    One simulated hour at 60x (a minute of wall time), two at 600x."""
     plant, plc = machine()
     first = plc.tags[STATE]  # after the constructor's scan at time 0
     record = PlcRecord(plc, STATE)
 
     async def main() -> list[tuple[Any, datetime]]:
-        return (await paced(plant, plc, speed, HORIZON, {STATE: 1000}))[STATE]
+        return (await paced(plant, plc, speed, horizon, {STATE: 1000}))[STATE]
 
     received = asyncio.run(main())
     initial, changes = received[0], received[1:]
     assert initial == (first, EPOCH)  # written at time 0
-    assert len(record.changes) > 100  # breakdowns and micro-stops: a busy timeline
+    assert len(record.changes) > 50  # breakdowns and micro-stops: a busy timeline
     assert [v for v, _ in changes] == [v for v, _ in record.changes]
     lags = [abs((got - want).total_seconds())
             for (_, got), (_, want) in zip(changes, record.changes, strict=True)]
@@ -155,9 +156,9 @@ def test_a_queued_subscription_receives_every_state_change_stamped_at_its_instan
                   if isinstance(r, StateChange) and r.station == "st0"]
     truth = running_fraction(
         [(r.t, r.state in (MachineState.PROCESSING, MachineState.SETUP)) for r in truth_rows],
-        HORIZON)
+        horizon)
     stamped = running_fraction(
-        [(seconds(t), v == int(State.EXECUTE)) for v, t in received], HORIZON)
+        [(seconds(t), v == int(State.EXECUTE)) for v, t in received], horizon)
     assert truth < 0.95  # losses worth timing
     assert abs(stamped - truth) < 0.002, (stamped, truth)
 
@@ -168,7 +169,7 @@ def test_a_queued_subscription_receives_every_state_change_stamped_at_its_instan
           f"{len(record.changes)} made, max stamp error {max(lags) * 1000:.3f} ms, running "
           f"{stamped:.4%} from stamps vs {truth:.4%} truth, {helds} Held of {micro_stops} "
           "micro-stops")
-    assert micro_stops > 20
+    assert micro_stops > 10
     assert helds == micro_stops
 
 
